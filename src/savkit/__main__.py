@@ -1,0 +1,3 @@
+from savkit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""The ``savkit`` command line: parses arguments, calls the library, prints, and sets the exit code.
+
+Every command lives in its own module with a ``register(subparsers)`` function that adds its parser and sets
+``func(args) -> int``. Bad input (:class:`savkit.SavkitError`) becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from savkit import __version__
+from savkit.cli import demo, eval_cmd
+from savkit.errors import SavkitError
+
+COMMANDS = [demo, eval_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="savkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"savkit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SavkitError as exc:
+        print(f"savkit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"savkit {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""Bottom layer: files in and out (atomic writes, PNG, video)."""
