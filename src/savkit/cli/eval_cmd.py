@@ -1,0 +1,76 @@
+"""``savkit eval``: a drop-in for the official ``sav_evaluator.py`` (same flags), plus ``--protocol davis2017``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from savkit.eval import EvalOptions, EvalReport, evaluate
+from savkit.eval.protocols import PROTOCOLS
+from savkit.io.atomic import write_text_atomic
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="J&F of predicted masks against SA-V (or DAVIS-layout) ground truth", description=__doc__
+    )
+    parser.add_argument("--gt_root", required=True, help="GT folder, e.g. sav_val/Annotations_6fps")
+    parser.add_argument(
+        "--pred_root", required=True, help="predictions, with exactly the structure of gt_root"
+    )
+    parser.add_argument(
+        "-n",
+        "--num_processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: cores)",
+    )
+    parser.add_argument("-s", "--strict", action="store_true", help="every GT video must have a prediction")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but warnings and errors")
+    parser.add_argument(
+        "--do_not_skip_first_and_last_frame",
+        action="store_true",
+        help="also score the first and the last annotated frames (SA-V val/test skip them)",
+    )
+    parser.add_argument(
+        "--protocol", choices=sorted(PROTOCOLS), default="sav", help="scoring rules (default: sav)"
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, help="where results.csv/.json go (default: the prediction root)"
+    )
+    parser.add_argument("--json", type=Path, help="results JSON path (default: OUTPUT_DIR/results.json)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = EvalOptions(
+        protocol=args.protocol,
+        strict=args.strict,
+        skip_first_and_last=not args.do_not_skip_first_and_last_frame,
+        num_processes=args.num_processes,
+    )
+    progress = None if args.quiet else _progress_bar
+    report = evaluate(args.gt_root, args.pred_root, options, progress=progress)
+    output_dir = args.output_dir or Path(args.pred_root)
+    csv_path = output_dir / "results.csv"
+    json_path = args.json or output_dir / "results.json"
+    write_text_atomic(csv_path, report.csv_text())
+    write_text_atomic(json_path, report.json_text())
+    if not args.quiet:
+        print(report.console_text(), end="")
+        print(f"Saving the results to {csv_path} and {json_path}")
+    print_warnings(report)
+    return 0
+
+
+def print_warnings(report: EvalReport) -> None:
+    for message in report.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def _progress_bar(scores, total: int):
+    return tqdm(scores, total=total, desc="eval", unit="obj", file=sys.stderr, dynamic_ncols=True)

@@ -1,0 +1,235 @@
+"""Which videos, objects and frames an evaluation covers, following the official SA-V evaluator's rules.
+
+The official crashes or silently scores garbage on several folder mistakes; here every such case is either a
+:class:`SavkitError` (one line saying what to fix) or a warning in the plan.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from savkit.errors import SavkitError
+
+SAV_LAYOUT = "sav"
+DAVIS_LAYOUT = "davis"
+
+
+@dataclass(frozen=True)
+class EvalTask:
+    """One unit of work: an object folder (SA-V layout) or a whole video (DAVIS layout)."""
+
+    video: str
+    object: str | None
+    layout: str
+    gt_dir: Path
+    pred_dir: Path
+    frames: tuple[str, ...]
+    first_gt_frame: str
+
+
+@dataclass
+class EvalPlan:
+    gt_root: Path
+    pred_root: Path
+    videos: list[str]
+    tasks: list[EvalTask]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _FolderListing:
+    dirs: list[str]
+    pngs: list[str]
+
+
+@dataclass
+class _Tally:
+    """Counts gathered while listing folders, turned into one warning each at the end."""
+
+    stray_files: list[Path] = field(default_factory=list)
+    extra_pred_frames: int = 0
+    extra_pred_objects: int = 0
+    videos_without_frames: list[str] = field(default_factory=list)
+
+
+def plan_evaluation(
+    gt_root: str | os.PathLike, pred_root: str | os.PathLike, *, strict: bool, skip_first_and_last: bool
+) -> EvalPlan:
+    """List the tasks of an evaluation and the warnings about the folders."""
+    gt = _existing_dir(gt_root, "--gt_root")
+    pred = _existing_dir(pred_root, "--pred_root")
+    gt = _descend_into_annotations(gt, pred)
+    warnings: list[str] = []
+    if gt.resolve() == pred.resolve():
+        warnings.append(f"the prediction root is the GT root ({gt}): these scores say nothing about a model")
+    videos = _select_videos(gt, pred, strict, warnings)
+    tally = _Tally()
+    tasks: list[EvalTask] = []
+    for video in videos:
+        tasks.extend(_video_tasks(gt / video, pred / video, video, skip_first_and_last, tally))
+    warnings.extend(_tally_warnings(tally))
+    return EvalPlan(gt, pred, videos, tasks, warnings)
+
+
+def _existing_dir(path: str | os.PathLike, flag: str) -> Path:
+    folder = Path(path)
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise SavkitError(f"{flag} {folder} {what}: give the folder that holds one sub-folder per video")
+    return folder
+
+
+def _descend_into_annotations(gt: Path, pred: Path) -> Path:
+    """The official's convenience: a dataset root given as GT means its ``Annotations`` folder."""
+    gt_entries = os.listdir(gt)
+    annotations = gt / "Annotations"
+    if len(gt_entries) != len(os.listdir(pred)) and annotations.is_dir():
+        inner = sorted(os.listdir(annotations))
+        if inner and not inner[0].endswith(".png"):
+            return annotations
+    return gt
+
+
+def _subdirs(root: Path) -> set[str]:
+    return {entry.name for entry in os.scandir(root) if entry.is_dir()}
+
+
+def _select_videos(gt: Path, pred: Path, strict: bool, warnings: list[str]) -> list[str]:
+    gt_videos, pred_videos = _subdirs(gt), _subdirs(pred)
+    if not gt_videos:
+        raise SavkitError(
+            f"--gt_root {gt} holds no video folders: point it at the folder of per-video folders"
+        )
+    missing, extra = sorted(gt_videos - pred_videos), sorted(pred_videos - gt_videos)
+    if strict and (missing or extra):
+        side = (
+            f"{len(missing)} GT videos have no prediction folder in {pred} (e.g. {missing[0]})"
+            if missing
+            else ""
+        )
+        other = f"{len(extra)} predicted videos are not in the GT (e.g. {extra[0]})" if extra else ""
+        raise SavkitError(
+            f"--strict: {'; '.join(s for s in (side, other) if s)}; drop -s to evaluate the intersection"
+        )
+    videos = sorted(gt_videos & pred_videos)
+    if not videos:
+        raise SavkitError(
+            f"--pred_root {pred} holds none of the {len(gt_videos)} GT video folders of {gt} "
+            f"(e.g. {sorted(gt_videos)[0]}): point it at the folder of per-video prediction folders"
+        )
+    if missing:
+        warnings.append(f"{len(missing)} of {len(gt_videos)} GT videos have no prediction and were skipped")
+    return videos
+
+
+def _list_folder(folder: Path, tally: _Tally) -> _FolderListing:
+    dirs, pngs = [], []
+    for entry in os.scandir(folder):
+        if entry.is_dir():
+            dirs.append(entry.name)
+        elif entry.name.endswith(".png"):
+            pngs.append(entry.name)
+        else:
+            tally.stray_files.append(Path(entry.path))
+    return _FolderListing(sorted(dirs), sorted(pngs))
+
+
+def _layout_of(listing: _FolderListing, folder: Path) -> str:
+    if listing.dirs and listing.pngs:
+        raise SavkitError(
+            f"{folder} mixes object folders and PNG files: use one folder per object (SA-V) or one PNG per frame (DAVIS)"
+        )
+    if listing.dirs:
+        return SAV_LAYOUT
+    if listing.pngs:
+        return DAVIS_LAYOUT
+    raise SavkitError(f"{folder} holds no object folders and no PNG frames: remove it or fill it")
+
+
+def _video_tasks(
+    gt_video: Path, pred_video: Path, video: str, skip_first_and_last: bool, tally: _Tally
+) -> list[EvalTask]:
+    gt_listing = _list_folder(gt_video, tally)
+    layout = _layout_of(gt_listing, gt_video)
+    pred_listing = _list_folder(pred_video, tally)
+    if not pred_listing.dirs and not pred_listing.pngs:
+        raise SavkitError(f"{pred_video} is empty: it holds no predictions for video {video}")
+    if _layout_of(pred_listing, pred_video) != layout:
+        names = {
+            SAV_LAYOUT: "SA-V (one folder per object)",
+            DAVIS_LAYOUT: "DAVIS (one indexed PNG per frame)",
+        }
+        raise SavkitError(
+            f"GT video {gt_video} is in the {names[layout]} layout but {pred_video} is not: "
+            "write predictions in the GT's layout"
+        )
+    if layout == DAVIS_LAYOUT:
+        frames = _evaluated_frames(gt_listing.pngs, skip_first_and_last, video, tally)
+        _check_predicted_frames(frames, gt_listing.pngs, pred_listing.pngs, pred_video, tally)
+        return [EvalTask(video, None, layout, gt_video, pred_video, frames, gt_listing.pngs[0])]
+    tally.extra_pred_objects += len(set(pred_listing.dirs) - set(gt_listing.dirs))
+    return [
+        _object_task(video, name, gt_video / name, pred_video / name, skip_first_and_last, tally)
+        for name in gt_listing.dirs
+    ]
+
+
+def _object_task(
+    video: str, name: str, gt_dir: Path, pred_dir: Path, skip_first_and_last: bool, tally: _Tally
+) -> EvalTask:
+    gt_frames = _list_folder(gt_dir, tally).pngs
+    if not gt_frames:
+        raise SavkitError(f"GT object folder {gt_dir} holds no PNG frames: remove it or restore its masks")
+    if not pred_dir.is_dir():
+        raise SavkitError(f"missing prediction folder {pred_dir} for GT object {name} of video {video}")
+    frames = _evaluated_frames(gt_frames, skip_first_and_last, f"{video}/{name}", tally)
+    _check_predicted_frames(frames, gt_frames, _list_folder(pred_dir, tally).pngs, pred_dir, tally)
+    return EvalTask(video, name, SAV_LAYOUT, gt_dir, pred_dir, frames, gt_frames[0])
+
+
+def _evaluated_frames(
+    gt_frames: list[str], skip_first_and_last: bool, where: str, tally: _Tally
+) -> tuple[str, ...]:
+    frames = tuple(gt_frames[1:-1] if skip_first_and_last else gt_frames)
+    if not frames:
+        tally.videos_without_frames.append(where)
+    return frames
+
+
+def _check_predicted_frames(
+    frames: tuple[str, ...], gt_frames: list[str], pred_frames: list[str], pred_dir: Path, tally: _Tally
+) -> None:
+    predicted = set(pred_frames)
+    missing = [frame for frame in frames if frame not in predicted]
+    if missing:
+        if predicted.isdisjoint(gt_frames):
+            example = pred_frames[0] if pred_frames else "nothing"
+            raise SavkitError(
+                f"{pred_dir} holds none of the GT's frame names (GT {gt_frames[0]}, prediction {example}): "
+                "wrong folder or frame naming? name predicted PNGs like the GT's"
+            )
+        raise SavkitError(
+            f"missing predicted frame {pred_dir / missing[0]} ({len(missing)} of {len(frames)} missing): "
+            "predict every annotated frame"
+        )
+    tally.extra_pred_frames += len(predicted.difference(gt_frames))
+
+
+def _tally_warnings(tally: _Tally) -> list[str]:
+    warnings = []
+    if tally.stray_files:
+        warnings.append(f"ignored {len(tally.stray_files)} non-PNG files such as {tally.stray_files[0]}")
+    if tally.extra_pred_frames:
+        warnings.append(f"ignored {tally.extra_pred_frames} predicted frames that the GT does not annotate")
+    if tally.extra_pred_objects:
+        warnings.append(
+            f"ignored {tally.extra_pred_objects} predicted object folders that the GT does not have"
+        )
+    if tally.videos_without_frames:
+        warnings.append(
+            f"{len(tally.videos_without_frames)} objects/videos have no frame left to evaluate after skipping the "
+            f"first and last (e.g. {tally.videos_without_frames[0]}): they are not scored"
+        )
+    return warnings

@@ -1,0 +1,90 @@
+"""Run an evaluation: plan the tasks, score them (in worker processes), and gather the report."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from savkit.errors import SavkitError
+from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask, plan_evaluation
+from savkit.eval.masks import read_binary_mask, read_label_mask
+from savkit.eval.protocols import get_protocol
+from savkit.eval.protocols.base import TaskScores
+from savkit.eval.report import EvalReport, build_report
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    protocol: str = "sav"
+    strict: bool = False
+    skip_first_and_last: bool = True
+    num_processes: int = 1
+
+
+def evaluate(
+    gt_root: str | os.PathLike,
+    pred_root: str | os.PathLike,
+    options: EvalOptions = EvalOptions(),
+    progress: Callable[[Iterator[TaskScores], int], Iterator[TaskScores]] | None = None,
+) -> EvalReport:
+    """Evaluate the predictions under ``pred_root`` against ``gt_root``; bad input raises SavkitError.
+
+    ``progress`` may wrap the stream of finished tasks (e.g. with a tqdm bar); it receives the stream and its length.
+    """
+    start = time.perf_counter()
+    get_protocol(options.protocol)
+    plan = plan_evaluation(
+        gt_root, pred_root, strict=options.strict, skip_first_and_last=options.skip_first_and_last
+    )
+    scores = _score_tasks(plan, options)
+    if progress is not None:
+        scores = progress(scores, len(plan.tasks))
+    collected = list(scores)
+    return build_report(plan, collected, options.protocol, options.skip_first_and_last, start)
+
+
+def score_task(task: EvalTask, protocol_name: str) -> TaskScores:
+    """Score every evaluated frame of one task (runs in a worker process)."""
+    protocol = get_protocol(protocol_name)
+    read = read_binary_mask if task.layout == SAV_LAYOUT else read_label_mask
+    first_gt = read(task.gt_dir / task.first_gt_frame) if protocol.needs_first_gt(task) else None
+    scorer = protocol.scorer(task, first_gt)
+    for frame in task.frames:
+        gt = read(task.gt_dir / frame)
+        pred = read(task.pred_dir / frame)
+        if gt.shape != pred.shape:
+            raise SavkitError(
+                f"shape mismatch: GT {task.gt_dir / frame} is {_size(gt)} but prediction "
+                f"{task.pred_dir / frame} is {_size(pred)}: predict at the GT's resolution"
+            )
+        scorer.feed(frame, gt, pred)
+    return scorer.finish()
+
+
+def _size(mask: np.ndarray) -> str:
+    return f"{mask.shape[1]}x{mask.shape[0]}"
+
+
+def _score_tasks(plan: EvalPlan, options: EvalOptions) -> Iterator[TaskScores]:
+    work = partial(score_task, protocol_name=options.protocol)
+    if options.num_processes <= 1 or len(plan.tasks) <= 1:
+        yield from map(work, plan.tasks)
+        return
+    workers = min(options.num_processes, len(plan.tasks))
+    chunksize = max(1, len(plan.tasks) // (workers * 8))
+    executor = ProcessPoolExecutor(max_workers=workers)
+    try:
+        yield from executor.map(work, plan.tasks, chunksize=chunksize)
+    except BrokenProcessPool:
+        raise SavkitError(
+            "a worker process died (out of memory or killed?): rerun with fewer -n processes"
+        ) from None
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

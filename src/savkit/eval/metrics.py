@@ -1,0 +1,122 @@
+"""Per-frame region similarity J and boundary F, computed on the band around the masks.
+
+The definitions are those of vos-benchmark / davis2017-evaluation (see docs in the README):
+
+* J = |M ∩ G| / |M ∪ G|, and 1 when both masks are empty.
+* F = harmonic mean of boundary precision and recall, where boundaries are the davis ``seg2bmap`` maps and a boundary
+  pixel matches when the other boundary lies within the disk of radius ``ceil(0.008 * diagonal)``.
+
+Only the bounding box of ``M ∪ G``, grown by one pixel, can hold boundary pixels, and matches only look at boundary
+pixels, so both scores are computed on that crop: the counts are identical to the full-frame ones at a fraction of
+the cost.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+
+@lru_cache(maxsize=16)
+def tolerance_disk(height: int, width: int) -> np.ndarray:
+    """scikit-image's ``disk(r)`` for ``r = ceil(0.008 * sqrt(H² + W²))``: all offsets with dx² + dy² <= r²."""
+    radius = int(np.ceil(0.008 * np.linalg.norm((height, width))))
+    offsets = np.arange(-radius, radius + 1)
+    return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius**2).astype(np.uint8)
+
+
+def boundary_map(mask: np.ndarray) -> np.ndarray:
+    """davis2017's ``seg2bmap``: pixels that differ from their east, south or south-east neighbour.
+
+    Neighbours outside the image count as 0; the last row compares east only, the last column south only, and the
+    bottom-right pixel is never a boundary.
+    """
+    east = np.zeros_like(mask)
+    south = np.zeros_like(mask)
+    south_east = np.zeros_like(mask)
+    east[:, :-1] = mask[:, 1:]
+    south[:-1, :] = mask[1:, :]
+    south_east[:-1, :-1] = mask[1:, 1:]
+    boundary = (mask ^ east) | (mask ^ south) | (mask ^ south_east)
+    boundary[-1, :] = mask[-1, :] ^ east[-1, :]
+    boundary[:, -1] = mask[:, -1] ^ south[:, -1]
+    boundary[-1, -1] = False
+    return boundary
+
+
+def jaccard(intersection: int, pred_area: int, gt_area: int) -> float:
+    """J from pixel counts; two empty masks agree perfectly."""
+    union = pred_area + gt_area - intersection
+    return 1.0 if union == 0 else intersection / union
+
+
+def f_measure(pred_boundary: np.ndarray, gt_boundary: np.ndarray, disk: np.ndarray) -> float:
+    """Boundary F with the reference rules for empty boundaries."""
+    n_pred = int(np.count_nonzero(pred_boundary))
+    n_gt = int(np.count_nonzero(gt_boundary))
+    if n_pred == 0 or n_gt == 0:
+        return _f_for_empty_boundary(n_pred, n_gt)
+    gt_dilated = cv2.dilate(gt_boundary.view(np.uint8), disk)
+    pred_dilated = cv2.dilate(pred_boundary.view(np.uint8), disk)
+    precision = np.count_nonzero(pred_boundary & gt_dilated.view(bool)) / float(n_pred)
+    recall = np.count_nonzero(gt_boundary & pred_dilated.view(bool)) / float(n_gt)
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
+
+
+def _f_for_empty_boundary(n_pred: int, n_gt: int) -> float:
+    # precision/recall are (1, 0) for a missed boundary and (0, 1) for a spurious one: F = 0 either way.
+    return 1.0 if n_pred == n_gt == 0 else 0.0
+
+
+def occupied_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) bounds (exclusive ends) of the True pixels, or None for an empty mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def score_frame(pred: np.ndarray, gt: np.ndarray, disk: np.ndarray) -> tuple[float, float]:
+    """(J, F) of one binary prediction against one binary ground truth of the same shape."""
+    box = occupied_box(pred | gt)
+    if box is None:
+        return 1.0, 1.0
+    top, bottom, left, right = box
+    # One pixel above/left of the objects can be a boundary pixel; one below/right keeps seg2bmap's
+    # last-row/last-column rule confined to the true image edge.
+    crop = (
+        slice(max(top - 1, 0), min(bottom + 1, pred.shape[0])),
+        slice(max(left - 1, 0), min(right + 1, pred.shape[1])),
+    )
+    pred_crop, gt_crop = pred[crop], gt[crop]
+    intersection = int(np.count_nonzero(pred_crop & gt_crop))
+    j = jaccard(intersection, int(np.count_nonzero(pred_crop)), int(np.count_nonzero(gt_crop)))
+    f = f_measure(boundary_map(pred_crop), boundary_map(gt_crop), disk)
+    return j, f
+
+
+def decay(values: np.ndarray) -> float:
+    """davis2017's decay: mean of the first quarter of the frames minus mean of the last quarter.
+
+    The bins are ``round(linspace(1, n, 5) + 1e-10) - 1`` with inclusive ends, as the reference computes them,
+    but kept as integers (the reference stores them as uint8 and breaks from 256 frames on).
+    """
+    n = len(values)
+    ids = (np.round(np.linspace(1, n, 5) + 1e-10) - 1).astype(np.int64)
+    bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
+    return _nanmean(bins[0]) - _nanmean(bins[3])
+
+
+def recall(values: np.ndarray) -> float:
+    """Fraction of frames whose score is above 0.5."""
+    return float(np.mean(values > 0.5))
+
+
+def _nanmean(values: np.ndarray) -> float:
+    return float(np.nanmean(values)) if np.any(~np.isnan(values)) else math.nan

@@ -1,0 +1,24 @@
+"""Evaluation protocols: which frames and objects are scored, and how per-frame scores become statistics.
+
+One module per protocol, on the shared base in :mod:`savkit.eval.protocols.base` (after TrackEval's layout).
+"""
+
+from __future__ import annotations
+
+from savkit.errors import SavkitError
+from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
+from savkit.eval.protocols.davis2017 import Davis2017Protocol
+from savkit.eval.protocols.sav import SavProtocol
+
+PROTOCOLS: dict[str, type[Protocol]] = {"sav": SavProtocol, "davis2017": Davis2017Protocol}
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol registered under ``name``."""
+    try:
+        return PROTOCOLS[name]()
+    except KeyError:
+        raise SavkitError(f"unknown protocol {name!r}: choose one of {', '.join(PROTOCOLS)}") from None
+
+
+__all__ = ["PROTOCOLS", "ObjectFrames", "Protocol", "VideoScorer", "get_protocol"]

@@ -1,0 +1,59 @@
+"""Protocol ``davis2017``: davisvideochallenge/davis2017-evaluation, semi-supervised.
+
+Every evaluated frame counts for every object: the ids 1..N where N is the largest id of the GT's first frame
+(DAVIS layout; void 255 aside) or the object of the folder (SA-V layout). Void pixels (255 in the GT) are removed
+from the prediction. Predicted ids above N are ignored (the reference exits on them) and counted for a warning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from savkit.eval.discover import SAV_LAYOUT, EvalTask
+from savkit.eval.masks import present_ids
+from savkit.eval.protocols.base import Protocol, VideoScorer
+
+VOID = 255
+
+
+class Davis2017Scorer(VideoScorer):
+    def __init__(self, task: EvalTask, object_ids: list[int]) -> None:
+        super().__init__(task)
+        self.object_ids = object_ids
+
+    def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
+        pred = _without_void(gt, pred)
+        ids = present_ids(pred)
+        if len(ids):
+            self.prediction_empty = False
+        self.foreign_pixels += int(ids[~np.isin(ids[:, 0], self.object_ids), 1].sum())
+        for object_id in self.object_ids:
+            self.score(object_id, frame, gt, pred)
+
+    def reported_ids(self) -> list[int]:
+        return self.object_ids if self.frames else []
+
+
+def _without_void(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    if gt.dtype == bool:
+        return pred
+    void = gt == VOID
+    if not void.any():
+        return pred
+    if pred.dtype == bool:
+        return pred & ~void
+    return np.where(void, 0, pred).astype(pred.dtype)
+
+
+class Davis2017Protocol(Protocol):
+    name = "davis2017"
+
+    def scorer(self, task: EvalTask, first_gt: np.ndarray | None) -> VideoScorer:
+        if task.layout == SAV_LAYOUT:
+            return Davis2017Scorer(task, [1])
+        assert first_gt is not None
+        first = np.where(first_gt == VOID, 0, first_gt)
+        return Davis2017Scorer(task, list(range(1, int(first.max()) + 1)))
+
+    def needs_first_gt(self, task: EvalTask) -> bool:
+        return task.layout != SAV_LAYOUT
