@@ -147,6 +147,6 @@ def _sanity_warnings(plan: EvalPlan, task_scores: list[TaskScores]) -> list[str]
 
 def _videos_where(plan: EvalPlan, task_scores: list[TaskScores], predicate) -> list[str]:
     verdicts: dict[str, bool] = {}
-    for task, scores in zip(plan.tasks, task_scores):
+    for task, scores in zip(plan.tasks, task_scores, strict=True):
         verdicts[task.video] = verdicts.get(task.video, True) and predicate(scores)
     return [video for video, verdict in verdicts.items() if verdict]
