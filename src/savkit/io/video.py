@@ -1,0 +1,229 @@
+"""Streaming video with PyAV: all frames, every k-th frame, or one frame by index, as RGB uint8 (H, W, 3).
+
+Memory stays flat in video length: frames are decoded one at a time and only kept ones are converted to RGB.
+Random access is frame-exact: the presentation timestamps of all frames are listed once by demuxing packets
+(cheap, no decoding), so frame ``i`` is the ``i``-th smallest timestamp; we seek to the keyframe before it and
+decode forward to that exact timestamp (the approach of torchcodec's "exact" seek mode).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from savkit.errors import SavkitError
+from savkit.io.atomic import atomic_path
+
+CONTAINER_FORMATS = {".mp4": "mp4", ".gif": "gif"}
+
+
+class VideoReader:
+    """A video file opened for streaming and frame-exact random access; use it as a context manager."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self._path = Path(path)
+        self._container, self._stream = _open_video_stream(self._path)
+        self._timestamps: list[int] | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def width(self) -> int:
+        return self._stream.codec_context.width
+
+    @property
+    def height(self) -> int:
+        return self._stream.codec_context.height
+
+    @property
+    def fps(self) -> float:
+        """Average frame rate from the container (0.0 if unknown)."""
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else 0.0
+
+    @property
+    def frame_count(self) -> int:
+        """Frame count stored in the container metadata (0 if unknown); :meth:`count_frames` is exact."""
+        return self._stream.frames
+
+    def frames(self, step: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, rgb)`` for frames 0, step, 2*step...; all frames are decoded, kept ones converted.
+
+        The stream has its own file handle, so it can run while :meth:`frame` is used on the same reader.
+        """
+        if step < 1:
+            raise SavkitError(f"frame step must be >= 1, got {step}")
+        container, stream = _open_video_stream(self._path)
+        with container:
+            for index, frame in enumerate(_decode(container, stream, self._path)):
+                if index % step == 0:
+                    yield index, _to_rgb(frame)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` (0-based, display order), exact: seek to the keyframe before it, decode forward."""
+        timestamps = self._presentation_timestamps()
+        if not 0 <= index < len(timestamps):
+            raise SavkitError(
+                f"{self._path}: frame {index} is out of range; the video has {len(timestamps)} frames "
+                f"(0..{len(timestamps) - 1})"
+            )
+        target = timestamps[index]
+        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        for frame in _decode(self._container, self._stream, self._path):
+            if frame.pts == target:
+                return _to_rgb(frame)
+            if frame.pts is not None and frame.pts > target:
+                break
+        raise SavkitError(
+            f"{self._path}: could not decode frame {index} (timestamp {target}); the file may be damaged"
+        )
+
+    def count_frames(self) -> int:
+        """Exact number of frames, counted by demuxing packets (no decoding)."""
+        return len(self._presentation_timestamps())
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VideoReader({str(self._path)!r}, {self.width}x{self.height}, {self.fps:g} fps)"
+
+    def _presentation_timestamps(self) -> list[int]:
+        """Sorted presentation timestamps of all frames, listed once per reader from the packets."""
+        if self._timestamps is None:
+            self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+            try:
+                timestamps = [packet.pts for packet in self._container.demux(self._stream) if packet.size > 0]
+            except av.error.FFmpegError as exc:
+                raise SavkitError(
+                    f"{self._path}: cannot read the video packets ({exc}); re-download the file"
+                ) from None
+            if None in timestamps:
+                raise SavkitError(
+                    f"{self._path}: frames without timestamps; remux the video to mp4 (ffmpeg -c copy)"
+                )
+            self._timestamps = sorted(timestamps)
+        return self._timestamps
+
+
+def write_video(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    fps: float = 24,
+    *,
+    crf: int = 18,
+    preset: str = "medium",
+    options: dict[str, str] | None = None,
+) -> int:
+    """Write RGB uint8 frames to ``path`` (.mp4: H.264 yuv420p, or .gif), streamed, atomic; return the count.
+
+    ``crf``, ``preset`` and extra ``options`` (e.g. ``{"g": "12"}``: a keyframe every 12 frames) are libx264
+    settings, ignored for GIF. Odd sizes are padded by one edge pixel: yuv420p needs even width and height.
+    """
+    target = Path(path)
+    container_format = CONTAINER_FORMATS.get(target.suffix.lower())
+    if container_format is None:
+        raise SavkitError(f"{target}: unsupported video format; use one of {', '.join(CONTAINER_FORMATS)}")
+    rate = Fraction(fps).limit_denominator(1001)
+    count = 0
+    with atomic_path(target) as tmp, av.open(str(tmp), mode="w", format=container_format) as container:
+        stream = None
+        for rgb in frames:
+            _check_rgb(rgb)
+            if stream is None:
+                encoder_options = {"crf": str(crf), "preset": preset, **(options or {})}
+                stream = _add_output_stream(container, container_format, rgb.shape, rate, encoder_options)
+                first_shape = rgb.shape
+            if rgb.shape != first_shape:
+                raise SavkitError(
+                    f"{target}: all frames must have the same shape: {rgb.shape} != {first_shape}"
+                )
+            container.mux(stream.encode(_to_video_frame(rgb, stream, count)))
+            count += 1
+        if stream is None:
+            raise SavkitError(f"{target}: no frames to write")
+        container.mux(stream.encode())
+    return count
+
+
+def _open_video_stream(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+    if not path.is_file():
+        raise SavkitError(f"video not found: {path}; check the path (train videos are {{video_id}}.mp4)")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise SavkitError(
+            f"{path}: not a readable video ({exc}); re-download or re-encode the file"
+        ) from None
+    if not container.streams.video:
+        container.close()
+        raise SavkitError(f"{path}: the file has no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return container, stream
+
+
+def _decode(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path
+) -> Iterator[av.VideoFrame]:
+    """Decode frames in presentation order, turning FFmpeg failures into a SavkitError."""
+    try:
+        yield from container.decode(stream)
+    except av.error.FFmpegError as exc:
+        raise SavkitError(
+            f"{path}: the video is damaged ({exc}); re-download or re-encode the file"
+        ) from None
+
+
+def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+
+
+def _add_output_stream(
+    container: av.container.OutputContainer,
+    container_format: str,
+    shape: tuple[int, ...],
+    rate: Fraction,
+    encoder_options: dict[str, str],
+) -> av.video.stream.VideoStream:
+    height, width = shape[0], shape[1]
+    if container_format == "gif":
+        stream = container.add_stream("gif", rate=rate)
+        stream.pix_fmt = "rgb8"
+    else:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.pix_fmt = "yuv420p"
+        stream.options = encoder_options
+        height, width = height + height % 2, width + width % 2
+    stream.width, stream.height = width, height
+    return stream
+
+
+def _to_video_frame(rgb: np.ndarray, stream: av.video.stream.VideoStream, index: int) -> av.VideoFrame:
+    pad_h, pad_w = stream.height - rgb.shape[0], stream.width - rgb.shape[1]
+    if pad_h or pad_w:
+        rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    frame.pts = index
+    return frame
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise SavkitError(f"video frames must be uint8 RGB arrays (H, W, 3), got {rgb.dtype} {rgb.shape}")

@@ -1,0 +1,117 @@
+"""savkit.io.video: streaming, frame-exact random access, exact counting, writing, and bad files."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from savkit.errors import SavkitError
+from savkit.io.video import VideoReader, write_video
+from video_samples import index_frame, read_index, write_index_video
+
+FRAME_COUNT = 100
+
+
+@pytest.fixture(scope="module")
+def index_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_index_video(tmp_path_factory.mktemp("video") / "index.mp4", FRAME_COUNT)
+
+
+def test_barcode_survives_compression_and_tells_frames_apart() -> None:
+    assert [read_index(index_frame(i)) for i in (0, 1, 2, 513, 1023)] == [0, 1, 2, 513, 1023]
+
+
+def test_metadata_and_exact_count(index_video: Path) -> None:
+    with VideoReader(index_video) as reader:
+        assert (reader.width, reader.height) == index_frame(0).shape[1::-1]
+        assert reader.fps == 24.0
+        assert reader.frame_count == FRAME_COUNT
+        assert reader.count_frames() == FRAME_COUNT
+        assert reader.path == index_video
+
+
+def test_frames_streams_every_frame_in_order(index_video: Path) -> None:
+    with VideoReader(index_video) as reader:
+        decoded = [(index, read_index(rgb), rgb.dtype, rgb.shape[2]) for index, rgb in reader.frames()]
+    assert decoded == [(i, i, np.uint8, 3) for i in range(FRAME_COUNT)]
+
+
+def test_frames_with_step_yields_every_fourth_frame(index_video: Path) -> None:
+    with VideoReader(index_video) as reader:
+        decoded = [(index, read_index(rgb)) for index, rgb in reader.frames(step=4)]
+    assert decoded == [(i, i) for i in range(0, FRAME_COUNT, 4)]
+
+
+def test_random_access_is_frame_exact_forwards_and_backwards(index_video: Path) -> None:
+    indices = random.Random(3).sample(range(FRAME_COUNT), 25) + [FRAME_COUNT - 1, 0, 50, 49, 12, 11]
+    with VideoReader(index_video) as reader:
+        assert [read_index(reader.frame(i)) for i in indices] == indices
+
+
+def test_random_access_while_streaming(index_video: Path) -> None:
+    with VideoReader(index_video) as reader:
+        pairs = [
+            (read_index(rgb), read_index(reader.frame(FRAME_COUNT - 1 - i))) for i, rgb in reader.frames(10)
+        ]
+    assert pairs == [(i, FRAME_COUNT - 1 - i) for i in range(0, FRAME_COUNT, 10)]
+
+
+def test_frame_out_of_range_names_the_valid_range(index_video: Path) -> None:
+    with VideoReader(index_video) as reader, pytest.raises(SavkitError, match=r"frame 100 .*0\.\.99"):
+        reader.frame(FRAME_COUNT)
+
+
+def test_missing_file_is_a_savkit_error(tmp_path: Path) -> None:
+    with pytest.raises(SavkitError, match="video not found"):
+        VideoReader(tmp_path / "nope.mp4")
+
+
+def test_garbage_file_is_a_savkit_error(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.mp4"
+    path.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(SavkitError, match="garbage.mp4"):
+        VideoReader(path)
+
+
+def test_truncated_file_is_a_savkit_error(index_video: Path, tmp_path: Path) -> None:
+    path = tmp_path / "truncated.mp4"
+    path.write_bytes(index_video.read_bytes()[: index_video.stat().st_size // 2])
+    with pytest.raises(SavkitError, match="truncated.mp4"), VideoReader(path) as reader:
+        list(reader.frames())
+
+
+def test_gif_round_trip_and_odd_sizes_padded_for_mp4(tmp_path: Path) -> None:
+    frames = [index_frame(i, height=23) for i in (5, 6, 7)]
+    assert write_video(tmp_path / "out.gif", frames, fps=6) == 3
+    assert write_video(tmp_path / "out.mp4", [f[:, :-1] for f in frames], preset="ultrafast") == 3
+    with VideoReader(tmp_path / "out.gif") as gif, VideoReader(tmp_path / "out.mp4") as mp4:
+        assert [read_index(rgb) for _, rgb in gif.frames()] == [5, 6, 7]
+        assert (mp4.width, mp4.height, mp4.count_frames()) == (frames[0].shape[1], 24, 3)
+
+
+def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    def frames_then_failure():
+        yield index_frame(0)
+        raise RuntimeError("source broke")
+
+    with pytest.raises(RuntimeError):
+        write_video(tmp_path / "out.mp4", frames_then_failure())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "frames", "message"),
+    [
+        ("out.avi", [index_frame(0)], "unsupported video format"),
+        ("out.mp4", [], "no frames"),
+        ("out.mp4", [index_frame(0).astype(np.float32)], "uint8 RGB"),
+        ("out.mp4", [index_frame(0), index_frame(0, height=50)], "one shape|same shape"),
+    ],
+)
+def test_write_rejects_bad_input(tmp_path: Path, name: str, frames: list, message: str) -> None:
+    with pytest.raises(SavkitError, match=message):
+        write_video(tmp_path / name, frames)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,81 @@
+"""Generated test videos whose pixels can be read back after lossy compression.
+
+* ``index_frame(i)`` paints frame ``i`` as a barcode (one wide black/white stripe per bit), so a decoded frame
+  tells its own index.
+* ``write_sample_video`` paints the real sample's manual masks: annotated frame k (video frame 4k) shows masklet j
+  in ``masklet_colour(j, k)``, which changes with k; every other frame is plain grey. Reading annotation k with
+  any frame other than 4k (or frame 4k with annotation k +- 1) therefore gives the wrong colours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from savkit.io.video import write_video
+
+INDEX_BITS = 10
+STRIPE_WIDTH = 8
+COLOURS = np.array(
+    [[230, 30, 30], [30, 200, 30], [40, 40, 230], [230, 230, 30], [220, 40, 220], [40, 220, 220]],
+    dtype=np.uint8,
+)
+GREY = np.array([128, 128, 128], dtype=np.uint8)
+
+
+def index_frame(index: int, height: int = 48) -> np.ndarray:
+    """A frame showing ``index`` in binary: stripe b is white when bit b is set."""
+    bits = (index >> np.arange(INDEX_BITS)) & 1
+    row = np.repeat(bits * 255, STRIPE_WIDTH).astype(np.uint8)
+    return np.broadcast_to(row[None, :, None], (height, row.size, 3)).copy()
+
+
+def read_index(rgb: np.ndarray) -> int:
+    """The index painted by :func:`index_frame`, read from the mean brightness of each stripe."""
+    stripes = rgb.mean(axis=(0, 2)).reshape(INDEX_BITS, STRIPE_WIDTH).mean(axis=1)
+    return int(((stripes > 128) << np.arange(INDEX_BITS)).sum())
+
+
+def write_index_video(path: Path, count: int, keyframe_interval: int = 12) -> Path:
+    """An mp4 of ``count`` barcode frames with several keyframes and B-frames (so seeking is really exercised)."""
+    frames = (index_frame(i) for i in range(count))
+    write_video(
+        path, frames, fps=24, crf=10, preset="veryfast", options={"g": str(keyframe_interval), "bf": "2"}
+    )
+    return path
+
+
+def masklet_colour(masklet_id: int, k: int) -> np.ndarray:
+    """Colour of masklet ``masklet_id`` on annotated frame ``k``; consecutive k always differ."""
+    return COLOURS[(masklet_id + k) % len(COLOURS)]
+
+
+def sample_masks(json_path: Path) -> tuple[list[int], list[list[dict]], int]:
+    """(masklet ids, RLEs per annotated frame, video frame count) read straight from an SA-V JSON."""
+    data = json.loads(Path(json_path).read_text())
+    return data["masklet_id"], data["masklet"], int(data["video_frame_count"])
+
+
+def sample_frames(json_path: Path) -> Iterator[np.ndarray]:
+    """The frames of the painted sample video, one at a time."""
+    masklet_ids, masklet, frame_count = sample_masks(json_path)
+    height, width = masklet[0][0]["size"]
+    for index in range(frame_count):
+        frame = np.empty((height, width, 3), dtype=np.uint8)
+        frame[:] = GREY
+        if index % 4 == 0:
+            k = index // 4
+            frame[:] = 0
+            for masklet_id, rle in zip(masklet_ids, masklet[k], strict=True):
+                frame[mask_utils.decode(rle).astype(bool)] = masklet_colour(masklet_id, k)
+        yield frame
+
+
+def write_sample_video(path: Path, manual_json: Path) -> Path:
+    """The 24 fps sample mp4 (483 frames, 480x848) painted from the manual masks of the real sample."""
+    write_video(path, sample_frames(manual_json), fps=24, crf=20, preset="ultrafast")
+    return path
