@@ -1,0 +1,290 @@
+"""The single parallel runner: one function per item, in local processes or on a Dask distributed cluster.
+
+Dataset-scale jobs (50,583 SA-V train videos) are a list of independent per-video tasks. ``run_tasks`` runs them
+with the same semantics everywhere: a failing item is recorded with a one-line reason and never stops the others,
+a worker process that dies (native crash, out of memory, killed) ends as a failure of its item instead of a hang,
+and a tqdm bar on stderr shows items/s and the ETA.
+
+Per-video outputs are resumable: ``video_output`` writes a video's folder under a temporary name, renames it into
+place and only then writes a completion marker, so a killed run loses no finished video and a re-run redoes only
+videos without a marker (``is_complete``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from savkit.errors import SavkitError
+from savkit.io.atomic import atomic_dir, write_text_atomic
+
+MARKER_DIR = ".savkit-complete"
+CRASH_REASON = "worker process died while running this item (native crash, out of memory or killed)"
+_MAX_REASON = 300
+
+
+@dataclass
+class RunReport:
+    """Outcome of ``run_tasks``: results and one-line failure reasons keyed by item key, and the wall time."""
+
+    results: dict[Hashable, Any] = field(default_factory=dict)
+    failures: list[tuple[Hashable, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class VideoStats:
+    """What a per-video task returns: files and bytes of its output; ``skipped`` if it was already complete."""
+
+    files: int
+    bytes: int
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    """End-of-run totals of a per-video job; files and bytes count what this run wrote (not skipped videos)."""
+
+    videos: int
+    skipped: int
+    failed: int
+    files: int
+    bytes: int
+    seconds: float
+
+    @classmethod
+    def of(cls, report: RunReport) -> Summary:
+        stats = [s for s in report.results.values() if isinstance(s, VideoStats)]
+        written = [s for s in stats if not s.skipped]
+        return cls(
+            videos=len(written),
+            skipped=len(stats) - len(written),
+            failed=len(report.failures),
+            files=sum(s.files for s in written),
+            bytes=sum(s.bytes for s in written),
+            seconds=report.seconds,
+        )
+
+    def describe(self, files_name: str = "files") -> str:
+        """One line for humans, e.g. ``12 videos done, 3 skipped, 1 failed; 2,400 frames, 1.2 GB in 12.3 s``."""
+        return (
+            f"{self.videos} videos done, {self.skipped} skipped, {self.failed} failed; "
+            f"{self.files:,} {files_name}, {_human_bytes(self.bytes)} in {self.seconds:.1f} s"
+        )
+
+
+def run_tasks(
+    func: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+    desc: str = "",
+    unit: str = "item",
+    key: Callable[[Any], Hashable] | None = None,
+) -> RunReport:
+    """Call the picklable top-level ``func(item)`` for every item; failures are recorded, never raised.
+
+    ``workers``: local processes (default: all cores; 1 runs in this process). ``scheduler``: address of an
+    existing Dask distributed scheduler (or a ``distributed.Client``), which takes precedence over ``workers``.
+    ``key(item)`` names an item in the report (default: the item itself).
+    """
+    items = list(items)
+    key = key or _identity
+    report = RunReport()
+    start = time.perf_counter()
+    with tqdm(total=len(items), desc=desc, unit=unit, disable=not progress, file=sys.stderr) as bar:
+
+        def record(index: int, ok: bool, value: Any) -> None:
+            if ok:
+                report.results[key(items[index])] = value
+            else:
+                report.failures.append((key(items[index]), value))
+                bar.set_postfix(failed=len(report.failures))
+            bar.update()
+
+        if scheduler is not None:
+            _run_on_dask(func, items, scheduler, record)
+        elif (workers or os.cpu_count() or 1) == 1 or len(items) <= 1:
+            for index, item in enumerate(items):
+                record(index, *_call(func, item))
+        else:
+            _run_in_processes(func, items, workers or os.cpu_count() or 1, record)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def one_line_reason(exc: BaseException) -> str:
+    """A failure reason that fits on one line: the message for SavkitError, else ``Type: message``."""
+    message = " ".join(str(exc).split())
+    reason = message if isinstance(exc, SavkitError) else f"{type(exc).__name__}: {message}".rstrip(": ")
+    return reason if len(reason) <= _MAX_REASON else reason[: _MAX_REASON - 3] + "..."
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+def _call(func: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
+    """Run one item and turn any exception into a picklable one-line reason (runs inside workers)."""
+    try:
+        return True, func(item)
+    except Exception as exc:
+        return False, one_line_reason(exc)
+
+
+Record = Callable[[int, bool, Any], None]
+
+
+def _run_in_processes(func: Callable[[Any], Any], items: list[Any], workers: int, record: Record) -> None:
+    """Run items in a process pool; items caught in a pool broken by a dying worker are re-run one by one.
+
+    A dead worker breaks the whole pool, so every in-flight item is only a suspect: re-running each suspect alone
+    in a fresh single-process pool tells the crashing item (a failure) from the innocent ones (results).
+    """
+    todo = deque(enumerate(items))
+    suspects: list[tuple[int, Any]] = []
+    while todo:
+        suspects += _run_pool(func, todo, workers, record)
+    for suspect in suspects:
+        if _run_pool(func, deque([suspect]), 1, record):
+            record(suspect[0], False, CRASH_REASON)
+
+
+def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Record) -> list[tuple[int, Any]]:
+    """Feed ``todo`` to a fresh pool (a bounded window in flight) until done or broken; return the broken items."""
+    in_flight: dict[Future, tuple[int, Any]] = {}
+    broken: list[tuple[int, Any]] = []
+    with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
+        while todo or in_flight:
+            while todo and not broken and len(in_flight) < 2 * workers:
+                entry = todo.popleft()
+                try:
+                    in_flight[pool.submit(_call, func, entry[1])] = entry
+                except BrokenProcessPool:
+                    todo.appendleft(entry)
+                    break
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                entry = in_flight.pop(future)
+                if isinstance(future.exception(), BrokenProcessPool):
+                    broken.append(entry)
+                else:
+                    record(entry[0], *future.result())
+    return broken
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Workers start from a clean server process (not a fork of a possibly multi-threaded parent)."""
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return multiprocessing.get_context(method)
+
+
+def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, record: Record) -> None:
+    """Submit every item to a Dask distributed cluster; a task whose worker died (KilledWorker) is a failure."""
+    try:
+        import distributed
+    except ImportError:
+        raise SavkitError("a Dask scheduler needs dask distributed: pip install 'savkit[dask]'") from None
+    own_client = not isinstance(scheduler, distributed.Client)
+    try:
+        client = distributed.Client(scheduler) if own_client else scheduler
+    except OSError as exc:
+        raise SavkitError(f"cannot connect to the Dask scheduler {scheduler}: {exc}") from None
+    try:
+        futures = {client.submit(_call, func, item, pure=False): index for index, item in enumerate(items)}
+        for future in distributed.as_completed(futures):
+            index = futures.pop(future)
+            if future.status == "error":
+                record(index, False, one_line_reason(future.exception()))
+            else:
+                record(index, *future.result())
+            future.release()
+    finally:
+        if own_client:
+            client.close()
+
+
+def is_complete(out_dir: str | os.PathLike, video_id: str) -> bool:
+    """True if ``out_dir/video_id`` was fully written by ``video_output`` (folder and marker both present)."""
+    return (Path(out_dir) / video_id).is_dir() and _marker(out_dir, video_id).is_file()
+
+
+def completed_stats(out_dir: str | os.PathLike, video_id: str) -> VideoStats:
+    """The stats recorded in a complete video's marker, flagged as skipped."""
+    recorded = json.loads(_marker(out_dir, video_id).read_text())
+    return VideoStats(files=recorded["files"], bytes=recorded["bytes"], skipped=True)
+
+
+@contextlib.contextmanager
+def video_output(out_dir: str | os.PathLike, video_id: str, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder that becomes ``out_dir/video_id`` (then gets its marker) if the block succeeds.
+
+    A partial output of a killed run (a folder without marker, or a stale temporary folder) is replaced.
+    A complete output is replaced only with ``overwrite``; the caller checks ``is_complete`` to skip it.
+    """
+    if is_complete(out_dir, video_id) and not overwrite:
+        raise SavkitError(f"{Path(out_dir) / video_id} is already complete; pass overwrite=True to redo it")
+    marker = _marker(out_dir, video_id)
+    marker.unlink(missing_ok=True)
+    _remove_stale_temporaries(Path(out_dir), video_id)
+    with atomic_dir(Path(out_dir) / video_id) as tmp:
+        yield tmp
+    stats = _folder_stats(Path(out_dir) / video_id)
+    write_text_atomic(marker, json.dumps({"files": stats.files, "bytes": stats.bytes}))
+
+
+def write_video_output(
+    out_dir: str | os.PathLike, video_id: str, write: Callable[[Path], None], overwrite: bool = False
+) -> VideoStats:
+    """Skip a complete video (unless ``overwrite``), else run ``write(folder)`` inside ``video_output``."""
+    if is_complete(out_dir, video_id) and not overwrite:
+        return completed_stats(out_dir, video_id)
+    with video_output(out_dir, video_id, overwrite=True) as tmp:
+        write(tmp)
+    return dataclasses.replace(completed_stats(out_dir, video_id), skipped=False)
+
+
+def _marker(out_dir: str | os.PathLike, video_id: str) -> Path:
+    return Path(out_dir) / MARKER_DIR / f"{video_id}.json"
+
+
+def _remove_stale_temporaries(out_dir: Path, video_id: str) -> None:
+    """Temporary folders left by a killed run (``atomic_dir`` names them ``.{video_id}.{8 random chars}.tmp``)."""
+    pattern = re.compile(rf"\.{re.escape(video_id)}\.[a-z0-9_]{{8}}\.tmp")
+    if out_dir.is_dir():
+        for stale in out_dir.iterdir():
+            if pattern.fullmatch(stale.name):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _folder_stats(folder: Path) -> VideoStats:
+    sizes = [path.stat().st_size for path in folder.rglob("*") if path.is_file()]
+    return VideoStats(files=len(sizes), bytes=sum(sizes))
+
+
+def _human_bytes(count: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000:
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} TB"

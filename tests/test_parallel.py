@@ -1,0 +1,154 @@
+"""The parallel runner: same results in-process, in local processes and on a real Dask LocalCluster;
+failures (exceptions and dying workers) recorded per item; resumable per-video outputs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from savkit.errors import SavkitError
+from savkit.parallel import (
+    CRASH_REASON,
+    MARKER_DIR,
+    RunReport,
+    Summary,
+    VideoStats,
+    is_complete,
+    run_tasks,
+    video_output,
+    write_video_output,
+)
+
+
+def square_or_fail(x: int) -> int:
+    if x == 3:
+        raise ValueError("three is\nnot allowed")
+    return x * x
+
+
+def square_or_crash(x: int) -> int:
+    if x == 2:
+        os._exit(7)  # a worker dying without a Python exception (like a segfault or the OOM killer)
+    return x * x
+
+
+EXPECTED = {x: x * x for x in range(6) if x != 3}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_local_results_and_one_line_failures(workers):
+    report = run_tasks(square_or_fail, range(6), workers=workers, progress=False)
+    assert report.results == EXPECTED
+    assert report.failures == [(3, "ValueError: three is not allowed")]
+    assert report.seconds > 0
+
+
+def test_a_dying_worker_process_is_a_failure_of_its_item_only():
+    report = run_tasks(square_or_crash, range(6), workers=2, progress=False)
+    assert report.failures == [(2, CRASH_REASON)]
+    assert report.results == {x: x * x for x in range(6) if x != 2}
+
+
+def test_key_names_items_and_savkit_errors_keep_their_message():
+    def key(item):
+        return f"video{item}"
+
+    report = run_tasks(_raise_savkit_error, [1], workers=1, progress=False, key=key)
+    assert report.failures == [("video1", "bad input 1: fix it")]
+
+
+def _raise_savkit_error(x: int) -> None:
+    raise SavkitError(f"bad input {x}: fix it")
+
+
+def test_progress_bar_on_stderr_unless_disabled(capfd):
+    run_tasks(square_or_fail, [1, 2], workers=1, desc="squares", unit="video")
+    err = capfd.readouterr().err
+    assert "squares" in err and "2/2" in err and "video/s" in err
+    run_tasks(square_or_fail, [1, 2], workers=1, progress=False)
+    assert capfd.readouterr().err == ""
+
+
+def test_dask_local_cluster_by_client_and_by_address():
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        by_client = run_tasks(square_or_fail, range(6), scheduler=client, progress=False)
+        by_address = run_tasks(square_or_fail, range(6), scheduler=cluster.scheduler_address, progress=False)
+    for report in (by_client, by_address):
+        assert report.results == EXPECTED
+        assert report.failures == [(3, "ValueError: three is not allowed")]
+
+
+def test_unreachable_scheduler_is_a_savkit_error():
+    pytest.importorskip("distributed")
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), pytest.raises(SavkitError):
+        run_tasks(square_or_fail, [1], scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+def _write_two_files(folder):
+    (folder / "a.txt").write_text("hello")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "b.txt").write_text("abc")
+
+
+def test_video_output_renames_into_place_then_marks_complete(tmp_path):
+    assert not is_complete(tmp_path, "v1")
+    stats = write_video_output(tmp_path, "v1", _write_two_files)
+    assert stats == VideoStats(files=2, bytes=8, skipped=False)
+    assert is_complete(tmp_path, "v1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MARKER_DIR, "v1"]
+    assert (tmp_path / "v1" / "sub" / "b.txt").read_text() == "abc"
+
+
+def test_resume_skips_complete_redoes_partial_and_cleans_stale_temporaries(tmp_path):
+    write_video_output(tmp_path, "done", _write_two_files)
+    done_mtime = (tmp_path / "done" / "a.txt").stat().st_mtime_ns
+    # A killed run: a renamed folder without marker, and a temporary folder never renamed.
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "junk.txt").write_text("half")
+    (tmp_path / ".partial.abcd_123.tmp").mkdir()
+
+    assert write_video_output(tmp_path, "done", _write_two_files) == VideoStats(2, 8, skipped=True)
+    assert (tmp_path / "done" / "a.txt").stat().st_mtime_ns == done_mtime
+    assert write_video_output(tmp_path, "partial", _write_two_files) == VideoStats(2, 8)
+    assert sorted(p.name for p in (tmp_path / "partial").iterdir()) == ["a.txt", "sub"]
+    assert not (tmp_path / ".partial.abcd_123.tmp").exists()
+
+    assert write_video_output(tmp_path, "done", _write_two_files, overwrite=True) == VideoStats(2, 8)
+    assert (tmp_path / "done" / "a.txt").stat().st_mtime_ns != done_mtime
+
+
+def test_a_failed_block_leaves_neither_folder_nor_marker(tmp_path):
+    def write_then_fail(folder):
+        _write_two_files(folder)
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_video_output(tmp_path, "v1", write_then_fail)
+    assert not is_complete(tmp_path, "v1")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_output_refuses_to_replace_a_complete_video_without_overwrite(tmp_path):
+    write_video_output(tmp_path, "v1", _write_two_files)
+    with pytest.raises(SavkitError, match="already complete"), video_output(tmp_path, "v1"):
+        pass
+
+
+def test_summary_counts_written_videos_and_skips():
+    report = RunReport(
+        results={"a": VideoStats(3, 1500), "b": VideoStats(5, 10, skipped=True), "c": VideoStats(2, 500)},
+        failures=[("d", "broken")],
+        seconds=2.0,
+    )
+    summary = Summary.of(report)
+    assert summary == Summary(videos=2, skipped=1, failed=1, files=5, bytes=2000, seconds=2.0)
+    assert summary.describe("frames") == "2 videos done, 1 skipped, 1 failed; 5 frames, 2.0 kB in 2.0 s"
