@@ -45,6 +45,17 @@ def test_frames_with_step_yields_every_fourth_frame(index_video: Path) -> None:
     assert decoded == [(i, i) for i in range(0, FRAME_COUNT, 4)]
 
 
+@pytest.mark.parametrize(
+    ("step", "start", "stop"), [(4, 40, 60), (1, 37, 41), (3, 95, None), (2, 0, 7), (1, 100, None)]
+)
+def test_frames_window_starts_exactly_after_a_seek(
+    index_video: Path, step: int, start: int, stop: int | None
+) -> None:
+    with VideoReader(index_video) as reader:
+        decoded = [(index, read_index(rgb)) for index, rgb in reader.frames(step, start, stop)]
+    assert decoded == [(i, i) for i in range(start, FRAME_COUNT if stop is None else stop, step)]
+
+
 def test_random_access_is_frame_exact_forwards_and_backwards(index_video: Path) -> None:
     indices = random.Random(3).sample(range(FRAME_COUNT), 25) + [FRAME_COUNT - 1, 0, 50, 49, 12, 11]
     with VideoReader(index_video) as reader:

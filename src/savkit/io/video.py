@@ -8,6 +8,7 @@ decode forward to that exact timestamp (the approach of torchcodec's "exact" see
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
@@ -54,17 +55,30 @@ class VideoReader:
         """Frame count stored in the container metadata (0 if unknown); :meth:`count_frames` is exact."""
         return self._stream.frames
 
-    def frames(self, step: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(index, rgb)`` for frames 0, step, 2*step...; all frames are decoded, kept ones converted.
+    def frames(
+        self, step: int = 1, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(index, rgb)`` for frames start, start + step... before ``stop``; only kept ones become RGB.
 
-        The stream has its own file handle, so it can run while :meth:`frame` is used on the same reader.
+        A ``start`` > 0 seeks to the keyframe before it rather than decoding from the beginning. The stream has
+        its own file handle, so it can run while :meth:`frame` is used on the same reader.
         """
-        if step < 1:
-            raise SavkitError(f"frame step must be >= 1, got {step}")
+        if step < 1 or start < 0:
+            raise SavkitError(f"frame step must be >= 1 and start >= 0, got step={step}, start={start}")
         container, stream = _open_video_stream(self._path)
         with container:
-            for index, frame in enumerate(_decode(container, stream, self._path)):
-                if index % step == 0:
+            decoded = _decode(container, stream, self._path)
+            if start > 0:
+                timestamps = self._presentation_timestamps()
+                if start >= len(timestamps):
+                    return
+                first = timestamps[start]
+                container.seek(first, stream=stream, backward=True, any_frame=False)
+                decoded = itertools.dropwhile(lambda frame: frame.pts < first, decoded)
+            for index, frame in enumerate(decoded, start):
+                if stop is not None and index >= stop:
+                    return
+                if (index - start) % step == 0:
                     yield index, _to_rgb(frame)
 
     def frame(self, index: int) -> np.ndarray:
