@@ -50,8 +50,12 @@ def _decode_with_pillow(data: bytes, path: str | os.PathLike) -> np.ndarray:
 
 def write_png(path: str | os.PathLike, array: np.ndarray, palette: np.ndarray | None = None) -> None:
     """Write a 2-D uint8 array as a grey PNG, or as a palette PNG when ``palette`` (N x 3 uint8) is given."""
-    image = Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="L" if palette is None else "P")
-    if palette is not None:
+    pixels = np.ascontiguousarray(array, dtype=np.uint8)
+    if palette is None:
+        image = Image.fromarray(pixels)
+    else:
+        # Image.fromarray(..., mode="P") remaps the values in recent Pillow: build the palette image from raw bytes.
+        image = Image.frombytes("P", (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
         image.putpalette(np.asarray(palette, dtype=np.uint8).ravel().tolist())
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
