@@ -1,0 +1,123 @@
+"""Read the SA-V val/test layout into the annotation model.
+
+``{split_root}/Annotations_6fps/{video}/{obj:03d}/{frame:05d}.png`` holds one binary PNG per object and
+annotated frame (frame = 4k), ``{split_root}/JPEGImages_24fps/{video}/{frame:05d}.jpg`` every video frame.
+Masks are encoded to RLEs as they are read, so the model is the same as for train JSONs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from savkit.annotations import rle
+from savkit.annotations.metadata import recompute_metadata
+from savkit.annotations.model import FRAMES_PER_ANNOTATION, Masklet, VideoAnnotations
+from savkit.errors import SavkitError
+from savkit.io.png import read_png
+
+ANNOTATIONS_DIR = "Annotations_6fps"
+JPEG_DIR = "JPEGImages_24fps"
+VALTEST_FPS = 24.0
+
+
+def valtest_dirs(root: str | os.PathLike) -> tuple[Path, Path]:
+    """(Annotations_6fps, JPEGImages_24fps) folders for a split root or for its Annotations_6fps folder."""
+    root = Path(root)
+    split_root = root if (root / ANNOTATIONS_DIR).is_dir() else root.parent
+    return split_root / ANNOTATIONS_DIR, split_root / JPEG_DIR
+
+
+def object_folders(video_dir: Path) -> list[Path]:
+    """The object folders (``000``, ``001``...) of a video, sorted by id; another name is a SavkitError."""
+    folders = sorted(
+        (p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_object_id
+    )
+    return folders
+
+
+def _object_id(folder: Path) -> int:
+    if not folder.name.isdigit():
+        raise SavkitError(
+            f"{folder}: an object folder is named by its id (000, 001, ...); rename or remove it"
+        )
+    return int(folder.name)
+
+
+def frame_index(png: Path) -> int:
+    """Video frame index of a mask PNG; it must be an annotated frame (a multiple of 4)."""
+    if not png.stem.isdigit() or int(png.stem) % FRAMES_PER_ANNOTATION:
+        raise SavkitError(
+            f"{png}: mask PNGs are named by their 24 fps frame index, a multiple of {FRAMES_PER_ANNOTATION} "
+            "(00000.png, 00004.png, ...)"
+        )
+    return int(png.stem)
+
+
+def read_valtest_video(
+    annotations_root: str | os.PathLike, video_id: str, split: str | None = None
+) -> VideoAnnotations:
+    """Annotations of one val/test video; masklet ids are the object folder names as integers.
+
+    ``annotations_root`` is the split folder (``sav_val``) or its ``Annotations_6fps``. ``frame_count`` is the
+    number of JPEGs, or the last annotated frame + 1 without them. An object without a PNG
+    on a frame another object has gets an empty mask there (``savkit validate`` reports it). ``split``
+    defaults to the split folder name without its ``sav_`` prefix. Val/test masks are all drawn by
+    annotators (dataset README), so ``edited_frame_count`` is the number of annotated frames.
+    """
+    annotations_dir, jpeg_root = valtest_dirs(annotations_root)
+    video_dir = annotations_dir / video_id
+    if not video_dir.is_dir():
+        raise SavkitError(
+            f"video {video_id!r} not found: no folder {video_dir}; check the video id and the root"
+        )
+    masks_by_object = {_object_id(folder): _read_object_masks(folder) for folder in object_folders(video_dir)}
+    frames = sorted({index for masks in masks_by_object.values() for index in masks})
+    num_annotated = frames[-1] // FRAMES_PER_ANNOTATION + 1 if frames else 0
+    jpegs = sorted((jpeg_root / video_id).glob("*.jpg"))
+    height, width = _video_size(masks_by_object, jpegs, video_dir)
+    frame_count = len(jpegs) or (frames[-1] + 1 if frames else 0)
+    empty = rle.encode(np.zeros((height, width), dtype=bool))
+    masklets = []
+    for object_id, masks in masks_by_object.items():
+        rles = [masks.get(k * FRAMES_PER_ANNOTATION, empty) for k in range(num_annotated)]
+        metadata = recompute_metadata(rles, "manual", height * width)
+        masklets.append(
+            Masklet(id=object_id, type="manual", rles=rles, edited_frame_count=len(rles), **vars(metadata))
+        )
+    return VideoAnnotations(
+        video_id=video_id,
+        split=split or annotations_dir.parent.name.removeprefix("sav_"),
+        duration=frame_count / VALTEST_FPS,
+        frame_count=frame_count,
+        height=height,
+        width=width,
+        environment=None,
+        masklets=masklets,
+    )
+
+
+def _read_object_masks(folder: Path) -> dict[int, dict]:
+    """RLE of each mask PNG of one object, keyed by video frame index."""
+    return {frame_index(png): rle.encode(read_png(png)) for png in sorted(folder.glob("*.png"))}
+
+
+def _video_size(
+    masks_by_object: dict[int, dict[int, dict]], jpegs: list[Path], video_dir: Path
+) -> tuple[int, int]:
+    """(height, width) from the masks, all of which must agree, or from the first JPEG if there is no mask."""
+    sizes = {tuple(r["size"]) for masks in masks_by_object.values() for r in masks.values()}
+    if len(sizes) > 1:
+        raise SavkitError(
+            f"{video_dir}: mask PNGs have different sizes {sorted(sizes)}; run `savkit validate`"
+        )
+    if sizes:
+        height, width = sizes.pop()
+        return height, width
+    if not jpegs:
+        raise SavkitError(f"{video_dir}: no mask PNG and no JPEG frame to take the video size from")
+    with Image.open(jpegs[0]) as image:
+        return image.height, image.width
