@@ -43,7 +43,12 @@ def random_sequence(rng: np.random.Generator, shape: tuple[int, int], frames: in
 
 def write_mask(path: Path, array: np.ndarray, mode: str = "L") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array.astype(np.uint8), mode=mode).save(path)
+    pixels = np.ascontiguousarray(array, dtype=np.uint8)
+    # Image.fromarray(..., mode="P") remaps values in recent Pillow: build palette images from raw bytes.
+    image = Image.frombytes(mode, (pixels.shape[1], pixels.shape[0]), pixels.tobytes())
+    if mode == "P":
+        image.putpalette(list(range(256)) * 3)
+    image.save(path)
 
 
 def make_sav_set(

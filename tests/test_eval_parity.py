@@ -14,7 +14,7 @@ from skimage.morphology import disk
 from vos_benchmark.benchmark import benchmark as vos_benchmark
 from vos_benchmark.utils import _seg2bmap
 
-from evaldata import make_davis_set, make_sav_set, official_sav_scores
+from evaldata import make_davis_set, make_sav_set, official_sav_scores, write_mask
 from savkit.cli import main
 from savkit.eval import EvalOptions, evaluate
 
@@ -116,7 +116,7 @@ def test_davis2017_protocol_matches_reference(tmp_path, seed):
     for path in sorted((gt / "v00").iterdir())[1:3]:
         labels = np.array(Image.open(path))
         labels[-3:, :5] = 255
-        Image.fromarray(labels, mode="P").save(path)
+        write_mask(path, labels, mode="P")
     report = evaluate(gt, pred, EvalOptions(protocol="davis2017"))
     reference = _davis_reference(gt, pred)
     ours = {

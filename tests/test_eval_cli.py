@@ -1,0 +1,212 @@
+"""savkit eval through the CLI: every bad input is one stderr line and exit code 2 with nothing written;
+every sanity warning is printed and stored in results.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from evaldata import make_davis_set, make_sav_set, write_mask
+from savkit.cli import main
+
+
+def run_eval(capsys, gt, pred, *extra):
+    code = main(["eval", "--gt_root", str(gt), "--pred_root", str(pred), "-q", *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("savkit eval: error: "), err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def first_object_frames(pred):
+    return sorted((pred / "v00" / "000").iterdir())
+
+
+@pytest.fixture
+def sav_set(tmp_path):
+    return make_sav_set(tmp_path, seed=11, videos=3)
+
+
+def test_missing_prediction_video_with_strict(capsys, sav_set):
+    gt, pred = sav_set
+    shutil.rmtree(pred / "v01")
+    code, _, err = run_eval(capsys, gt, pred, "-s")
+    assert_one_line_error(code, err, "--strict", "v01")
+    assert not (pred / "results.csv").exists()
+
+
+def test_missing_prediction_video_without_strict_warns(capsys, sav_set):
+    gt, pred = sav_set
+    shutil.rmtree(pred / "v01")
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0
+    assert "1 of 3 GT videos have no prediction and were skipped" in err
+    assert "v01" not in (pred / "results.csv").read_text()
+
+
+def test_missing_predicted_frame(capsys, sav_set):
+    gt, pred = sav_set
+    first_object_frames(pred)[2].unlink()
+    code, _, err = run_eval(capsys, gt, pred)
+    assert_one_line_error(code, err, "missing predicted frame", "00008.png")
+    assert not (pred / "results.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_png(capsys, sav_set, damage):
+    gt, pred = sav_set
+    path = first_object_frames(pred)[3]
+    data = path.read_bytes()
+    path.write_bytes(b"not a png at all" if damage == "garbage" else data[: len(data) // 2])
+    code, _, err = run_eval(capsys, gt, pred)
+    assert_one_line_error(code, err, str(path))
+
+
+def test_worker_failure_with_processes_ends_the_run(capsys, sav_set):
+    gt, pred = sav_set
+    first_object_frames(pred)[3].write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    code, _, err = run_eval(capsys, gt, pred, "-n", "2")
+    assert_one_line_error(code, err, "00012.png")
+
+
+def test_shape_mismatch(capsys, sav_set):
+    gt, pred = sav_set
+    path = first_object_frames(pred)[2]
+    write_mask(path, np.zeros((10, 10), np.uint8))
+    code, _, err = run_eval(capsys, gt, pred)
+    assert_one_line_error(code, err, "shape mismatch", "64x48", "10x10")
+
+
+def test_more_than_one_object_in_a_per_object_png(capsys, sav_set):
+    gt, pred = sav_set
+    path = first_object_frames(pred)[2]
+    labels = np.zeros((48, 64), np.uint8)
+    labels[:5, :5], labels[10:15, 10:15] = 1, 2
+    write_mask(path, labels)
+    code, _, err = run_eval(capsys, gt, pred)
+    assert_one_line_error(code, err, "more than one object", str(path))
+
+
+def test_gt_and_prediction_in_different_layouts(capsys, tmp_path):
+    gt, _ = make_sav_set(tmp_path / "a", seed=1)
+    _, pred = make_davis_set(tmp_path / "b", seed=1)
+    code, _, err = run_eval(capsys, gt, pred)
+    assert_one_line_error(code, err, "layout")
+
+
+@pytest.mark.parametrize("which", ["gt", "pred"])
+def test_root_that_does_not_exist(capsys, sav_set, which):
+    gt, pred = sav_set
+    missing = gt.parent / "nowhere"
+    code, _, err = run_eval(capsys, missing if which == "gt" else gt, missing if which == "pred" else pred)
+    assert_one_line_error(code, err, "does not exist", "nowhere")
+
+
+def test_root_without_videos(capsys, sav_set, tmp_path):
+    _, pred = sav_set
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_eval(capsys, empty, pred)
+    assert_one_line_error(code, err, "holds no video folders")
+
+
+def test_stray_files_are_ignored_with_a_warning(capsys, sav_set):
+    gt, pred = sav_set
+    (gt / "v00" / ".DS_Store").write_bytes(b"junk")
+    (pred / "v00" / "000" / ".DS_Store").write_bytes(b"junk")
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0
+    assert "ignored 2 non-PNG files" in err
+    assert any("non-PNG" in w for w in json.loads((pred / "results.json").read_text())["warnings"])
+
+
+def test_prediction_root_is_gt_root(capsys, sav_set, tmp_path):
+    gt, _ = sav_set
+    out = tmp_path / "out"
+    code, _, err = run_eval(capsys, gt, gt, "--output-dir", str(out))
+    assert code == 0
+    assert "the prediction root is the GT root" in err
+    assert "every prediction equals its GT" in err
+    assert (out / "results.csv").is_file() and not (gt / "results.csv").exists()
+
+
+def test_prediction_that_copies_the_gt(capsys, sav_set, tmp_path):
+    gt, _ = sav_set
+    copy = tmp_path / "copy"
+    shutil.copytree(gt, copy)
+    code, _, err = run_eval(capsys, gt, copy)
+    assert code == 0 and "every prediction equals its GT" in err
+    assert json.loads((copy / "results.json").read_text())["global"]["J&F"] == pytest.approx(100)
+
+
+def test_prediction_with_none_of_the_gt_frame_names(capsys, sav_set):
+    gt, pred = sav_set
+    for path in first_object_frames(pred):
+        path.rename(path.with_name(f"{int(path.stem)}.png"))
+    code, _, err = run_eval(capsys, gt, pred)
+    assert_one_line_error(code, err, "none of the GT's frame names", "frame naming")
+
+
+def test_every_prediction_empty(capsys, sav_set):
+    gt, pred = sav_set
+    for path in pred.rglob("*.png"):
+        write_mask(path, np.zeros((48, 64), np.uint8))
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0 and "every prediction of every video is empty" in err
+
+
+def test_one_video_with_every_prediction_empty(capsys, sav_set):
+    gt, pred = sav_set
+    for path in (pred / "v02").rglob("*.png"):
+        write_mask(path, np.zeros((48, 64), np.uint8))
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0 and "every prediction is empty in 1 videos (e.g. v02)" in err
+
+
+def test_davis_prediction_ids_the_gt_never_has(capsys, tmp_path):
+    gt, pred = make_davis_set(tmp_path, seed=4, videos=1)
+    frame = sorted((pred / "v00").iterdir())[3]
+    labels = np.zeros((48, 64), np.uint8)
+    labels[:4, :5] = 200
+    write_mask(frame, labels, mode="P")
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0 and "object ids the GT never has: ignored (20 pixels)" in err
+
+
+def test_predicted_frames_the_gt_does_not_annotate(capsys, sav_set):
+    gt, pred = sav_set
+    write_mask(pred / "v00" / "000" / "00001.png", np.zeros((48, 64), np.uint8))
+    write_mask(pred / "v00" / "000" / "00002.png", np.zeros((48, 64), np.uint8))
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0 and "ignored 2 predicted frames that the GT does not annotate" in err
+
+
+def test_object_with_empty_gt_everywhere_is_scored_with_a_warning(capsys, sav_set):
+    gt, pred = sav_set
+    for path in (gt / "v00" / "000").iterdir():
+        write_mask(path, np.zeros((48, 64), np.uint8))
+    for path in (pred / "v00" / "000").iterdir():
+        write_mask(path, np.zeros((48, 64), np.uint8))
+    code, _, err = run_eval(capsys, gt, pred)
+    assert code == 0 and "official evaluator crashes here" in err
+    objects = json.loads((pred / "results.json").read_text())["objects"]
+    scored = next(o for o in objects if o["video"] == "v00" and o["object"] == "000")
+    assert scored["J"] == scored["F"] == 100
+
+
+def test_console_output_has_the_official_table_and_summary(capsys, sav_set):
+    gt, pred = sav_set
+    assert main(["eval", "--gt_root", str(gt), "--pred_root", str(pred)]) == 0
+    out = capsys.readouterr().out
+    csv = (pred / "results.csv").read_text()
+    assert out.startswith(csv.replace(",", " "))
+    assert "\nSummary:\nGlobal score: J&F: " in out and "Time taken: " in out
