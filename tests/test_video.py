@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -73,6 +74,21 @@ def test_random_access_while_streaming(index_video: Path) -> None:
 def test_frame_out_of_range_names_the_valid_range(index_video: Path) -> None:
     with VideoReader(index_video) as reader, pytest.raises(SavkitError, match=r"frame 100 .*0\.\.99"):
         reader.frame(FRAME_COUNT)
+
+
+def test_rotation_stored_in_the_file_is_applied(tmp_path: Path) -> None:
+    coded = index_frame(77)
+    with av.open(str(tmp_path / "rotated.mp4"), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = coded.shape[1], coded.shape[0], "yuv420p"
+        stream.set_display_rotation(90)
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(coded, format="rgb24")))
+        container.mux(stream.encode())
+    with VideoReader(tmp_path / "rotated.mp4") as reader:
+        assert (reader.width, reader.height) == (coded.shape[0], coded.shape[1])
+        [(_, streamed)] = list(reader.frames())
+        for shown in (streamed, reader.frame(0)):
+            assert read_index(np.rot90(shown, -1)) == 77
 
 
 def test_missing_file_is_a_savkit_error(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ class VideoReader:
         self._path = Path(path)
         self._container, self._stream = _open_video_stream(self._path)
         self._timestamps: list[int] | None = None
+        self._display_size: tuple[int, int] | None = None
 
     @property
     def path(self) -> Path:
@@ -38,11 +39,12 @@ class VideoReader:
 
     @property
     def width(self) -> int:
-        return self._stream.codec_context.width
+        """Width as displayed (after the rotation stored in the file), like the frames returned."""
+        return self._displayed_size()[0]
 
     @property
     def height(self) -> int:
-        return self._stream.codec_context.height
+        return self._displayed_size()[1]
 
     @property
     def fps(self) -> float:
@@ -117,6 +119,16 @@ class VideoReader:
 
     def __repr__(self) -> str:
         return f"VideoReader({str(self._path)!r}, {self.width}x{self.height}, {self.fps:g} fps)"
+
+    def _displayed_size(self) -> tuple[int, int]:
+        """(width, height) of the displayed frames: the coded size, swapped by a quarter-turn rotation."""
+        if self._display_size is None:
+            width, height = self._stream.codec_context.width, self._stream.codec_context.height
+            self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+            first = next(_decode(self._container, self._stream, self._path), None)
+            turned = first is not None and _quarter_turns(first) % 2 == 1
+            self._display_size = (height, width) if turned else (width, height)
+        return self._display_size
 
     def _presentation_timestamps(self) -> list[int]:
         """Sorted presentation timestamps of all frames, listed once per reader from the packets."""
@@ -206,7 +218,13 @@ def _decode(
 
 
 def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
-    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    """RGB array as displayed: phone videos often store a rotation instead of rotated pixels (as OpenCV does)."""
+    return np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), _quarter_turns(frame)))
+
+
+def _quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns of the frame's display matrix (0 without one)."""
+    return round(frame.rotation / 90) % 4
 
 
 def _add_output_stream(
