@@ -28,7 +28,7 @@ def read_png(path: str | os.PathLike) -> np.ndarray:
 def decode_png(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
     """Decode PNG bytes to a 2-D array of stored sample values."""
     try:
-        array = pyspng.load(data, pyspng.ThreadPolicy.single_threaded)
+        array = pyspng.load(data)
     except Exception:
         array = _decode_with_pillow(data, path)
     if array.ndim == 3:
