@@ -27,8 +27,11 @@ def read_png(path: str | os.PathLike) -> np.ndarray:
 
 def decode_png(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
     """Decode PNG bytes to a 2-D array of stored sample values."""
+    is_palette = len(data) > 25 and data[25] == 3  # IHDR colour type 3: pyspng would expand it to RGB
     try:
-        array = pyspng.load(data)
+        array = _decode_with_pillow(data, path) if is_palette else pyspng.load(data)
+    except SavkitError:
+        raise
     except Exception:
         array = _decode_with_pillow(data, path)
     if array.ndim == 3:
