@@ -1,0 +1,99 @@
+"""SQL over an index with embedded DuckDB: views ``videos`` and ``masklets`` read the Parquet files in place.
+
+A query runs once into a temporary table; the preview, the CSV and the video list all read that table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from savkit.errors import SavkitError
+from savkit.index.schema import FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
+from savkit.io.atomic import atomic_path, write_text_atomic
+
+VIEWS = {"videos": VIDEOS_FILE, "masklets": MASKLETS_FILE}
+_RESULT = "savkit_query_result"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names, the total row count and the first rows of a query's result."""
+
+    columns: list[str]
+    row_count: int
+    first_rows: list[tuple]
+
+
+def open_index(index_dir: str | Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the views ``videos`` and ``masklets`` over the index's tables."""
+    index_dir = Path(index_dir)
+    try:
+        meta = json.loads((index_dir / META_FILE).read_text())
+    except (OSError, ValueError):
+        raise SavkitError(
+            f"{index_dir} is not a savkit index (no readable {META_FILE}): build it with `savkit index ROOT --out {index_dir}`"
+        ) from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise SavkitError(f"{index_dir} was built by another savkit version: rebuild it with `savkit index`")
+    connection = duckdb.connect()
+    for view, file_name in VIEWS.items():
+        connection.execute(
+            f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_string(index_dir / file_name)})"
+        )
+    return connection
+
+
+def run_query(
+    index_dir: str | Path,
+    sql: str,
+    *,
+    csv_path: str | Path | None = None,
+    video_list_path: str | Path | None = None,
+    preview_rows: int = 20,
+) -> QueryResult:
+    """Run one SELECT; optionally write the result as CSV and its distinct ``video_id`` values, one per line."""
+    connection = open_index(index_dir)
+    try:
+        connection.execute(f"CREATE TEMP TABLE {_RESULT} AS {_one_statement(sql)}")
+    except duckdb.Error as exc:
+        raise SavkitError(f"SQL error: {_first_line(exc)}") from None
+    if csv_path is not None:
+        with atomic_path(csv_path) as tmp:
+            connection.execute(f"COPY {_RESULT} TO {_sql_string(tmp)} (FORMAT csv, HEADER)")
+    if video_list_path is not None:
+        write_text_atomic(video_list_path, "".join(f"{video_id}\n" for video_id in _video_ids(connection)))
+    cursor = connection.execute(f"SELECT * FROM {_RESULT}")
+    columns = [description[0] for description in cursor.description]
+    first_rows = cursor.fetchmany(preview_rows)
+    row_count = connection.execute(f"SELECT count(*) FROM {_RESULT}").fetchone()[0]
+    return QueryResult(columns, row_count, first_rows)
+
+
+def _video_ids(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    try:
+        rows = connection.execute(f"SELECT DISTINCT video_id FROM {_RESULT} ORDER BY video_id").fetchall()
+    except duckdb.BinderException:
+        raise SavkitError(
+            "--video-list needs a video_id column in the result: add video_id to the SELECT"
+        ) from None
+    return [str(video_id) for (video_id,) in rows if video_id is not None]
+
+
+def _one_statement(sql: str) -> str:
+    """The query without a trailing semicolon; it must be a single SELECT (or WITH ... SELECT)."""
+    statement = sql.strip().rstrip(";").strip()
+    if not statement:
+        raise SavkitError('empty SQL: pass a query such as "SELECT * FROM videos LIMIT 10"')
+    return statement
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split("\n")[0].split())
+
+
+def _sql_string(path: str | Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"

@@ -1,0 +1,98 @@
+"""Find every annotation source under a dataset root, with the (size, mtime_ns) that tells whether it changed.
+
+A source is a train JSON (``{video_id}_manual.json`` / ``{video_id}_auto.json``) or a val/test video's
+``Annotations_6fps/{video_id}`` folder. For a folder, size is the bytes of its PNGs and mtime_ns the newest
+of its PNGs, its folders (a folder's mtime moves when an entry is added or removed) and its JPEG folder.
+Only stat calls: nothing is opened. Hidden folders and JPEG frame folders are not walked.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR
+from savkit.index.schema import JSON_SOURCE, PNG_SOURCE
+
+JSON_SUFFIXES = {"_manual.json": "manual", "_auto.json": "auto"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One annotation source; ``path`` is relative to the dataset root (POSIX separators)."""
+
+    path: str
+    kind: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def fingerprint(self) -> tuple[int, int]:
+        return self.size, self.mtime_ns
+
+
+@dataclass
+class Scan:
+    """Sources by relative path, and the ids of the videos that have an mp4 anywhere under the root."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    mp4_ids: set[str] = field(default_factory=set)
+
+
+def json_video_id(name: str) -> tuple[str, str] | None:
+    """(video_id, type) of a train annotation file name, or None for another file."""
+    for suffix, masklet_type in JSON_SUFFIXES.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)], masklet_type
+    return None
+
+
+def scan_root(root: Path) -> Scan:
+    """Walk ``root`` once and collect its annotation sources and mp4 video ids."""
+    scan = Scan()
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=True):
+                    if entry.name == ANNOTATIONS_DIR:
+                        _add_valtest_videos(scan, root, Path(entry.path))
+                    elif entry.name != JPEG_DIR:
+                        folders.append(Path(entry.path))
+                elif entry.name.endswith(".mp4"):
+                    scan.mp4_ids.add(entry.name[: -len(".mp4")])
+                elif json_video_id(entry.name):
+                    stat = entry.stat()
+                    _add(scan, root, Path(entry.path), JSON_SOURCE, stat.st_size, stat.st_mtime_ns)
+    return scan
+
+
+def _add(scan: Scan, root: Path, path: Path, kind: str, size: int, mtime_ns: int) -> None:
+    relative = path.relative_to(root).as_posix()
+    scan.sources[relative] = Source(relative, kind, size, mtime_ns)
+
+
+def _add_valtest_videos(scan: Scan, root: Path, annotations_dir: Path) -> None:
+    jpeg_dir = annotations_dir.parent / JPEG_DIR
+    for video_dir in annotations_dir.iterdir():
+        if video_dir.is_dir() and not video_dir.name.startswith("."):
+            size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
+            _add(scan, root, video_dir, PNG_SOURCE, size, mtime_ns)
+
+
+def _folder_fingerprint(video_dir: Path, jpeg_dir: Path) -> tuple[int, int]:
+    """(bytes of the PNGs, newest mtime_ns of the PNGs, their folders and the video's JPEG folder)."""
+    size, mtime_ns = 0, video_dir.stat().st_mtime_ns
+    if jpeg_dir.is_dir():
+        mtime_ns = max(mtime_ns, jpeg_dir.stat().st_mtime_ns)
+    for dirpath, _, filenames in os.walk(video_dir):
+        mtime_ns = max(mtime_ns, os.stat(dirpath).st_mtime_ns)
+        for name in filenames:
+            if name.endswith(".png"):
+                stat = os.stat(os.path.join(dirpath, name))
+                size, mtime_ns = size + stat.st_size, max(mtime_ns, stat.st_mtime_ns)
+    return size, mtime_ns

@@ -1,0 +1,69 @@
+"""The index on disk: file names, table columns and the format version (a new version forces a full rebuild).
+
+``videos`` and ``masklets`` are the user's tables; ``files`` is the manifest of every annotation source read
+(path, size, mtime_ns) with the video fields it gave, so a re-run reads only new or changed sources.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+FORMAT_VERSION = 1
+META_FILE = "index.json"
+VIDEOS_FILE = "videos.parquet"
+MASKLETS_FILE = "masklets.parquet"
+FILES_FILE = "files.parquet"
+
+JSON_SOURCE = "json"
+PNG_SOURCE = "png_dir"
+
+_VIDEO_FIELDS = [
+    pa.field("video_id", pa.string(), nullable=False),
+    pa.field("split", pa.string(), nullable=False),
+    pa.field("duration", pa.float64()),
+    pa.field("frame_count", pa.int64()),
+    pa.field("height", pa.int32()),
+    pa.field("width", pa.int32()),
+    pa.field("environment", pa.string()),
+]
+
+FILES_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("size", pa.int64(), nullable=False),
+        pa.field("mtime_ns", pa.int64(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        *_VIDEO_FIELDS,
+        pa.field("n_masklets", pa.int32(), nullable=False),
+    ]
+)
+
+VIDEOS_SCHEMA = pa.schema(
+    [
+        *_VIDEO_FIELDS,
+        pa.field("n_manual", pa.int32(), nullable=False),
+        pa.field("n_auto", pa.int32(), nullable=False),
+        pa.field("has_mp4", pa.bool_(), nullable=False),
+        pa.field("sources", pa.list_(pa.string()), nullable=False),
+    ]
+)
+
+MASKLETS_SCHEMA = pa.schema(
+    [
+        pa.field("video_id", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("masklet_id", pa.int32(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("size_rel", pa.float64()),
+        pa.field("size_abs", pa.float64()),
+        pa.field("size_bucket", pa.string()),
+        pa.field("visibility_changes", pa.int32()),
+        pa.field("first_appeared_frame", pa.int32()),
+        pa.field("frame_count", pa.int32()),
+        pa.field("edited_frame_count", pa.int32()),
+        pa.field("stability_score", pa.float64()),
+        pa.field("areas", pa.list_(pa.int32()), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
