@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -52,6 +53,23 @@ def write_index_video(path: Path, count: int, keyframe_interval: int = 12) -> Pa
 def masklet_colour(masklet_id: int, k: int) -> np.ndarray:
     """Colour of masklet ``masklet_id`` on annotated frame ``k``; consecutive k always differ."""
     return COLOURS[(masklet_id + k) % len(COLOURS)]
+
+
+def painted_colours_match(
+    rgb: np.ndarray, masks: dict[int, np.ndarray], k: int, tolerance: float = 40
+) -> bool:
+    """Whether each masklet's own pixels (away from edges and other masklets) show ``masklet_colour(id, k)``.
+
+    Masklets with fewer than 50 such pixels on this frame are not judged; a frame with none judged fails.
+    """
+    union = np.sum([m for m in masks.values()], axis=0)
+    judged = []
+    for masklet_id, mask in masks.items():
+        own = cv2.erode((mask & (union == 1)).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        if own.sum() >= 50:
+            error = np.abs(rgb[own].mean(axis=0) - masklet_colour(masklet_id, k)).max()
+            judged.append(error < tolerance)
+    return bool(judged) and all(judged)
 
 
 def sample_masks(json_path: Path) -> tuple[list[int], list[list[dict]], int]:

@@ -1,0 +1,186 @@
+"""savkit.dataset: ids, annotations and frames by id; annotation k <-> video frame 4k; frame-count checks."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SAMPLE_DIR
+from savkit.dataset import Dataset
+from savkit.errors import SavkitError
+from savkit.io.png import write_png
+from video_samples import index_frame, painted_colours_match, read_index, write_sample_video
+
+VIDEO_ID = "sav_000001"
+
+
+@pytest.fixture(scope="module")
+def painted_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 483-frame 24 fps mp4 painted from the real sample's manual masks (see video_samples)."""
+    manual = SAMPLE_DIR / f"{VIDEO_ID}_manual.json"
+    if not manual.is_file():
+        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
+    return write_sample_video(tmp_path_factory.mktemp("painted") / f"{VIDEO_ID}.mp4", manual)
+
+
+def train_folder(root: Path, sample_dir: Path, video: Path | None, edit=None) -> Path:
+    """A train folder as the tar files unpack (files one level down); ``edit(data)`` changes both JSONs."""
+    folder = root / "sav_000"
+    folder.mkdir(parents=True)
+    for kind in ("manual", "auto"):
+        name = f"{VIDEO_ID}_{kind}.json"
+        if edit is None:
+            os.symlink(sample_dir / name, folder / name)
+        else:
+            data = json.loads((sample_dir / name).read_text())
+            edit(data)
+            (folder / name).write_text(json.dumps(data))
+    if video is not None:
+        os.symlink(video, folder / f"{VIDEO_ID}.mp4")
+    return root
+
+
+@pytest.fixture
+def train_root(tmp_path: Path, sample_dir: Path, painted_video: Path) -> Path:
+    return train_folder(tmp_path, sample_dir, painted_video)
+
+
+def manual_masks_by_id(masks: dict[tuple[str, int], np.ndarray]) -> dict[int, np.ndarray]:
+    return {masklet_id: mask for (kind, masklet_id), mask in masks.items() if kind == "manual"}
+
+
+def test_train_folder_is_indexed_recursively(train_root: Path, painted_video: Path) -> None:
+    dataset = Dataset(train_root)
+    assert (dataset.layout, dataset.video_ids, len(dataset)) == ("train", [VIDEO_ID], 1)
+    assert VIDEO_ID in dataset and "sav_000002" not in dataset
+    assert dataset.video_path(VIDEO_ID).resolve() == painted_video.resolve()
+    annotations = dataset.annotations(VIDEO_ID)
+    assert (len(annotations.manual), len(annotations.auto)) == (5, 9)
+    assert dataset.frame_count(VIDEO_ID) == 483
+
+
+def test_annotation_k_lines_up_with_video_frame_4k(train_root: Path) -> None:
+    pairs = list(Dataset(train_root).annotated_frames(VIDEO_ID, type="manual"))
+    assert [k for k, _, _ in pairs] == list(range(math.ceil(483 / 4)))
+    assert all(rgb.shape == (848, 480, 3) for _, rgb, _ in pairs)
+    assert all(set(masks) == {("manual", i) for i in range(5)} for _, _, masks in pairs)
+    mismatched = [
+        k for k, rgb, masks in pairs if not painted_colours_match(rgb, manual_masks_by_id(masks), k)
+    ]
+    assert mismatched == []
+
+
+def test_an_off_by_one_pairing_would_fail_the_check(train_root: Path) -> None:
+    """The alignment check above has teeth: frame 4k+1, 4k-4 or annotation k+1 do not match."""
+    dataset = Dataset(train_root)
+    annotations = dataset.annotations(VIDEO_ID)
+    frames = dict(dataset.frames(VIDEO_ID, step=1, start=36, stop=46))
+    manual = {m.id: m for m in annotations.manual}
+    for k in (10, 11):
+        masks_k = {i: m.mask(k) for i, m in manual.items()}
+        masks_next = {i: m.mask(k + 1) for i, m in manual.items()}
+        assert painted_colours_match(frames[4 * k], masks_k, k)
+        assert not painted_colours_match(frames[4 * k + 1], masks_k, k)
+        assert not painted_colours_match(frames[4 * k - 4], masks_k, k)
+        assert not painted_colours_match(frames[4 * k], masks_next, k + 1)
+
+
+def test_window_and_selection(train_root: Path) -> None:
+    window = list(
+        Dataset(train_root).annotated_frames(VIDEO_ID, type="auto", ids=[2, 5], start=100, stop=104)
+    )
+    assert [k for k, _, _ in window] == [100, 101, 102, 103]
+    assert all(set(masks) == {("auto", 2), ("auto", 5)} for _, _, masks in window)
+
+
+def test_frames_step_four_are_the_annotated_frames(train_root: Path) -> None:
+    indices = [index for index, _ in Dataset(train_root).frames(VIDEO_ID, step=4)]
+    assert indices == list(range(0, 483, 4))
+
+
+def test_frame_count_mismatch_names_both_numbers(
+    tmp_path: Path, sample_dir: Path, painted_video: Path
+) -> None:
+    root = train_folder(
+        tmp_path, sample_dir, painted_video, edit=lambda data: data.update(video_frame_count=484.0)
+    )
+    with pytest.raises(SavkitError, match=r"483 frames but video_frame_count is 484.*lenient"):
+        next(Dataset(root).annotated_frames(VIDEO_ID))
+
+
+def drop_last_annotated_frame(data: dict) -> None:
+    data["masklet"].pop()
+    if data["masklet_type"][0] == "auto":
+        data["masklet_stability_score"].pop()
+
+
+def test_short_masklet_is_an_error_or_a_warning_when_lenient(
+    tmp_path: Path, sample_dir: Path, painted_video: Path
+) -> None:
+    root = train_folder(tmp_path, sample_dir, painted_video, edit=drop_last_annotated_frame)
+    with pytest.raises(
+        SavkitError, match=r"manual masklet 0 has 120 annotated frames but ceil\(483 / 4\) = 121"
+    ):
+        next(Dataset(root).annotated_frames(VIDEO_ID))
+    with pytest.warns(UserWarning, match="has 120 annotated frames"):
+        ks = [k for k, _, _ in Dataset(root, lenient=True).annotated_frames(VIDEO_ID, start=115)]
+    assert ks == [115, 116, 117, 118, 119]
+
+
+def test_unknown_video_id_suggests_and_lists(train_root: Path) -> None:
+    with pytest.raises(
+        SavkitError, match=r"'sav_00001' is not in .*1 videos: sav_000001.*did you mean 'sav_000001'"
+    ):
+        Dataset(train_root).annotations("sav_00001")
+
+
+def test_missing_mp4_keeps_annotations_but_not_frames(tmp_path: Path, sample_dir: Path) -> None:
+    dataset = Dataset(train_folder(tmp_path, sample_dir, video=None))
+    assert dataset.video_path(VIDEO_ID) is None
+    assert len(dataset.annotations(VIDEO_ID).masklets) == 14
+    with pytest.raises(SavkitError, match=r"no video frames for 'sav_000001': expected sav_000001.mp4"):
+        next(dataset.annotated_frames(VIDEO_ID))
+
+
+def test_root_must_be_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(SavkitError, match="not a folder"):
+        Dataset(tmp_path / "missing")
+
+
+def valtest_folder(root: Path, frames: int = 11) -> tuple[Path, dict[int, np.ndarray]]:
+    """A val split with one video: barcode JPEGs and object 001 masked on frames 0, 4, 8 (a square that moves)."""
+    split = root / "sav_val"
+    (split / "JPEGImages_24fps" / "vid").mkdir(parents=True)
+    for i in range(frames):
+        Image.fromarray(index_frame(i)).save(split / "JPEGImages_24fps" / "vid" / f"{i:05d}.jpg", quality=95)
+    masks = {}
+    for k in range(math.ceil(frames / 4)):
+        masks[k] = np.zeros(index_frame(0).shape[:2], dtype=np.uint8)
+        masks[k][5:20, 10 * k : 10 * k + 15] = 1
+        write_png(split / "Annotations_6fps" / "vid" / "001" / f"{4 * k:05d}.png", masks[k])
+    return split, masks
+
+
+def test_valtest_layout_pairs_jpeg_4k_with_png_4k(tmp_path: Path) -> None:
+    split, masks = valtest_folder(tmp_path)
+    for root in (split, split / "Annotations_6fps"):
+        dataset = Dataset(root)
+        assert (dataset.layout, dataset.video_ids, dataset.frame_count("vid")) == ("valtest", ["vid"], 11)
+        pairs = list(dataset.annotated_frames("vid"))
+        assert [(k, read_index(rgb)) for k, rgb, _ in pairs] == [(0, 0), (1, 4), (2, 8)]
+        assert all(np.array_equal(m[("manual", 1)], masks[k].astype(bool)) for k, _, m in pairs)
+    assert [i for i, _ in Dataset(split).frames("vid", step=3, start=1)] == [1, 4, 7, 10]
+
+
+def test_valtest_frame_count_not_matching_the_annotations(tmp_path: Path) -> None:
+    split, _ = valtest_folder(tmp_path, frames=11)
+    for i in (8, 9, 10):
+        (split / "JPEGImages_24fps" / "vid" / f"{i:05d}.jpg").unlink()
+    with pytest.raises(SavkitError, match=r"manual masklet 1 has 3 annotated frames but ceil\(8 / 4\) = 2"):
+        next(Dataset(split).annotated_frames("vid"))
