@@ -10,10 +10,10 @@ import argparse
 import sys
 
 from savkit import __version__
-from savkit.cli import demo, eval_cmd
+from savkit.cli import convert, demo, eval_cmd
 from savkit.errors import SavkitError
 
-COMMANDS = [demo, eval_cmd]
+COMMANDS = [demo, eval_cmd, convert]
 
 
 def build_parser() -> argparse.ArgumentParser:

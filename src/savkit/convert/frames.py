@@ -1,0 +1,134 @@
+"""Extract JPEG frames from every mp4 under a folder: ``OUT/{video_id}/{index:05d}.jpg``, named by 24 fps index.
+
+This is the layout SAM 2 training and SA-V val/test (``JPEGImages_24fps``) expect; with ``every=4`` the names are
+00000, 00004, ... (the annotated frames). Videos are streamed (memory flat in length) and frame-exact: every frame
+is decoded in presentation order and only kept frames are converted to RGB.
+
+JPEG encoder: OpenCV's ``cv2.imencode`` (libjpeg-turbo). Measured on 1080p frames at quality 95, it and Pillow
+produce the same bytes at about the same speed (5-6 ms a frame), while PyAV's mjpeg encoder is slower even at its
+best quality (qscale 1), which stays below libjpeg quality 95. Encoding runs in a small thread pool beside the
+decoder (both release the GIL), so decoding never waits for the previous frame's encode and write.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from savkit.convert.sources import find_files
+from savkit.errors import SavkitError
+from savkit.io.video import VideoReader
+from savkit.parallel import RunReport, VideoStats, run_tasks, write_video_output
+
+DEFAULT_QUALITY = 95  # what the official SA-V extraction (cv2.imwrite defaults) produces
+ENCODER_THREADS = 2
+
+
+@dataclass(frozen=True)
+class FramesTask:
+    """One video to extract (picklable, so it can travel to a worker process or a Dask worker)."""
+
+    video: Path
+    out_dir: Path
+    every: int
+    quality: int
+    overwrite: bool
+
+    @property
+    def video_id(self) -> str:
+        return self.video.stem
+
+
+def extract_frames(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    every: int = 1,
+    quality: int = DEFAULT_QUALITY,
+    *,
+    overwrite: bool = False,
+    workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+) -> RunReport:
+    """Extract every ``every``-th frame of each mp4 under ``src`` (recursively) into ``out``, one task per video.
+
+    Resumable: finished videos are skipped unless ``overwrite``. Results are ``VideoStats`` keyed by video id;
+    a corrupt video is a failure of its own and does not stop the others.
+    """
+    if every < 1:
+        raise SavkitError(f"--every must be >= 1, got {every}")
+    if not 1 <= quality <= 100:
+        raise SavkitError(f"JPEG quality must be in 1..100, got {quality}")
+    tasks = [
+        FramesTask(video, Path(out), every, quality, overwrite) for video in find_files(src, ".mp4", "videos")
+    ]
+    return run_tasks(
+        extract_video_frames,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        desc="extract-frames",
+        unit="video",
+        key=_video_id,
+    )
+
+
+def extract_video_frames(task: FramesTask) -> VideoStats:
+    """Extract one video into ``out_dir/video_id`` (skipped if complete); the per-video task of ``extract_frames``."""
+
+    def write(folder: Path) -> None:
+        with VideoReader(task.video) as reader:
+            announced = reader.frame_count
+            last_index = _write_jpegs(reader.frames(task.every), folder, task.quality)
+        _check_complete(task, last_index, announced)
+
+    return write_video_output(task.out_dir, task.video_id, write, overwrite=task.overwrite)
+
+
+def _write_jpegs(frames, folder: Path, quality: int) -> int:
+    """Encode and write frames in a thread pool with a bounded queue; return the last frame index (-1: none)."""
+    last_index = -1
+    pending: deque[Future] = deque()
+    with ThreadPoolExecutor(ENCODER_THREADS) as pool:
+        for index, rgb in frames:
+            pending.append(pool.submit(_write_jpeg, folder / f"{index:05d}.jpg", rgb, quality))
+            if len(pending) > 2 * ENCODER_THREADS:
+                pending.popleft().result()
+            last_index = index
+        for future in pending:
+            future.result()
+    return last_index
+
+
+def _write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise SavkitError(f"{path}: JPEG encoding failed")
+    encoded.tofile(path)
+
+
+def _check_complete(task: FramesTask, last_index: int, announced: int) -> None:
+    """A truncated mp4 decodes fewer frames than its header announces: a failure, not a short output.
+
+    Only every ``every``-th frame is seen, so the decoded count is known to lie in (last_index, last_index + every].
+    """
+    if last_index < 0:
+        raise SavkitError(f"{task.video}: no frame could be decoded; re-download the video")
+    if announced and not last_index < announced <= last_index + task.every:
+        raise SavkitError(
+            f"{task.video}: decoding stopped near frame {last_index + 1} of {announced}; the file is truncated"
+        )
+
+
+def _video_id(task: FramesTask) -> str:
+    return task.video_id

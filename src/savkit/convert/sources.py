@@ -1,0 +1,32 @@
+"""Finding the per-video inputs of a conversion: files found recursively, as the released tar files unpack."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from savkit.errors import SavkitError
+
+
+def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
+    """``src`` itself if it is a ``suffix`` file, else every ``suffix`` file below it (hidden folders skipped).
+
+    File names (stems) must be unique: they become output folder names.
+    """
+    root = Path(src)
+    if root.is_file() and root.name.endswith(suffix):
+        return [root]
+    if not root.is_dir():
+        raise SavkitError(f"{root}: not a folder or a {suffix} file; give the folder holding the {what}")
+    files = sorted(
+        path
+        for path in root.rglob(f"*{suffix}")
+        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
+    if not files:
+        raise SavkitError(f"no {suffix} file under {root}; give the folder holding the {what}")
+    repeated = [name for name, count in Counter(path.name for path in files).items() if count > 1]
+    if repeated:
+        raise SavkitError(f"{root}: {repeated[0]} appears in several folders; video ids must be unique")
+    return files

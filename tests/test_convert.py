@@ -1,0 +1,142 @@
+"""Conversions on generated videos and the real SA-V sample: exact frame names and content, round trips,
+resume after a kill, failures isolated per video, and a Dask LocalCluster run identical to the local run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import cv2
+import pytest
+
+from savkit.cli import main
+from savkit.convert.frames import extract_frames
+from savkit.parallel import MARKER_DIR, VideoStats, is_complete
+from video_samples import read_index, write_index_video
+
+FRAME_COUNTS = {"v1": 30, "v2": 13}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> Path:
+    """Two barcode videos in nested folders, as the released tar files unpack."""
+    src = tmp_path_factory.mktemp("videos")
+    (src / "a").mkdir()
+    (src / "b" / "c").mkdir(parents=True)
+    write_index_video(src / "a" / "v1.mp4", FRAME_COUNTS["v1"])
+    write_index_video(src / "b" / "c" / "v2.mp4", FRAME_COUNTS["v2"])
+    return src
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` (hidden markers excluded) by relative path, with its bytes."""
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and MARKER_DIR not in path.parts
+    }
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in folder.iterdir()}
+
+
+def test_frames_are_named_by_24fps_index_and_show_that_frame(videos, tmp_path):
+    report = extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
+    assert report.failures == []
+    for video_id, count in FRAME_COUNTS.items():
+        names = sorted(path.name for path in (tmp_path / video_id).iterdir())
+        assert names == [f"{index:05d}.jpg" for index in range(0, count, 4)]
+        for name in names:
+            rgb = cv2.imread(str(tmp_path / video_id / name))[:, :, ::-1]
+            assert read_index(rgb) == int(name[:5])
+        assert is_complete(tmp_path, video_id)
+    stats = report.results["v1"]
+    assert stats.files == 8 and stats.bytes == sum(p.stat().st_size for p in (tmp_path / "v1").iterdir())
+
+
+def test_every_frame_and_quality(videos, tmp_path):
+    extract_frames(videos / "b", tmp_path / "q95", progress=False, workers=1)
+    extract_frames(videos / "b", tmp_path / "q30", quality=30, progress=False, workers=1)
+    high, low = tree(tmp_path / "q95"), tree(tmp_path / "q30")
+    assert sorted(high) == [f"v2/{index:05d}.jpg" for index in range(13)]
+    assert sum(map(len, low.values())) < sum(map(len, high.values()))
+
+
+def test_resume_skips_finished_videos_and_redoes_partial_ones(videos, tmp_path):
+    extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
+    expected = tree(tmp_path)
+    finished = mtimes(tmp_path / "v1")
+    # Simulated kill mid-v2: its folder lost files and has no marker; a temporary folder was left behind.
+    (tmp_path / MARKER_DIR / "v2.json").unlink()
+    for path in sorted((tmp_path / "v2").iterdir())[1:]:
+        path.unlink()
+    (tmp_path / ".v2.k1ll3d_x.tmp").mkdir()
+
+    report = extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
+    assert report.results["v1"] == VideoStats(files=8, bytes=report.results["v1"].bytes, skipped=True)
+    assert not report.results["v2"].skipped
+    assert mtimes(tmp_path / "v1") == finished
+    assert tree(tmp_path) == expected
+    assert not (tmp_path / ".v2.k1ll3d_x.tmp").exists()
+
+    extract_frames(videos, tmp_path, every=4, workers=1, progress=False, overwrite=True)
+    assert mtimes(tmp_path / "v1") != finished
+
+
+def faststart_copy(src: Path, dst: Path) -> Path:
+    """Remux with the index (moov) first, as streamed mp4s are: a truncated copy still opens."""
+    with av.open(str(src)) as source, av.open(str(dst), "w", options={"movflags": "faststart"}) as target:
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    return dst
+
+
+def test_corrupt_and_truncated_videos_fail_alone_with_exit_code_1(videos, tmp_path, capsys):
+    src = tmp_path / "src"
+    shutil.copytree(videos, src)
+    (src / "garbage.mp4").write_bytes(b"this is not an mp4" * 100)
+    data = faststart_copy(src / "a" / "v1.mp4", tmp_path / "faststart.mp4").read_bytes()
+    (src / "truncated.mp4").write_bytes(data[: len(data) // 2])  # header intact, frames missing
+
+    code = main(["extract-frames", str(src), str(tmp_path / "out"), "--every", "4", "--workers", "2"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "2 videos done, 0 skipped, 2 failed; 12 frames" in out
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert [line.split(":")[1].strip() for line in failed] == ["garbage", "truncated"]
+    assert "not a readable video" in failed[0]
+    assert "truncated" in failed[1] or "damaged" in failed[1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [MARKER_DIR, "v1", "v2"]
+
+
+def test_cli_quiet_prints_nothing_and_bad_arguments_exit_2(videos, tmp_path, capsys):
+    assert main(["extract-frames", str(videos), str(tmp_path), "-q", "--workers", "1"]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert main(["extract-frames", str(tmp_path / "missing"), str(tmp_path), "-q"]) == 2
+    assert main(["extract-frames", str(videos), str(tmp_path), "--every", "0"]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 2
+
+
+@pytest.fixture(scope="module")
+def cluster_client():
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_local_cluster_frames_equal_local_processes(videos, tmp_path, cluster_client):
+    local = extract_frames(videos, tmp_path / "local", every=4, workers=2, progress=False)
+    dask = extract_frames(videos, tmp_path / "dask", every=4, scheduler=cluster_client, progress=False)
+    assert local.failures == dask.failures == []
+    assert local.results == dask.results
+    assert tree(tmp_path / "dask") == tree(tmp_path / "local") != {}
