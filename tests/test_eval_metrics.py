@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from skimage.morphology import disk
@@ -9,7 +10,7 @@ from vos_benchmark.evaluator import Evaluator
 from vos_benchmark.utils import _seg2bmap
 
 from evaldata import EDGE_KINDS, random_mask
-from savkit.eval.metrics import boundary_map, decay, recall, score_frame, tolerance_disk
+from savkit.eval.metrics import boundary_map, count_within_disk, decay, recall, score_frame, tolerance_disk
 
 
 @pytest.mark.parametrize("shape", [(480, 848), (1080, 1920), (848, 480), (1, 1), (1, 9), (9, 1), (37, 53)])
@@ -92,3 +93,31 @@ def test_decay_hand_worked_and_past_255_frames():
 
 def test_recall_counts_frames_above_half():
     assert recall(np.array([0.5, 0.51, 0.9, 0.1])) == 0.5
+
+
+@pytest.mark.parametrize("radius_shape", [(480, 848), (1080, 1920), (100, 100)])
+@pytest.mark.parametrize("density", [0.0005, 0.003, 0.05])
+def test_count_within_disk_equals_full_disk_dilation(radius_shape, density):
+    """Sparse points at every distance from sparse targets exercise the sure, undecided and fallback branches."""
+    disk_ = tolerance_disk(*radius_shape)
+    rng = np.random.default_rng(int(density * 1e4))
+    for _ in range(5):
+        points = rng.random((120, 150)) < density
+        targets = rng.random((120, 150)) < density
+        expected = np.count_nonzero(points & cv2.dilate(targets.view(np.uint8), disk_).view(bool))
+        assert count_within_disk(points, targets, disk_) == expected
+
+
+@pytest.mark.parametrize(
+    "size", [40, 400]
+)  # small: many undecided pixels take the plain dilation; large: windows
+def test_count_within_disk_on_a_ring_around_the_disk_edge(size):
+    disk_ = tolerance_disk(480, 848)  # r = 8, inscribed square half-side 5
+    targets = np.zeros((size, size), bool)
+    targets[size // 2, size // 2] = True
+    ys, xs = np.mgrid[:size, :size]
+    chebyshev = np.maximum(abs(ys - size // 2), abs(xs - size // 2))
+    points = (chebyshev >= 5) & (chebyshev <= 9)
+    expected = np.count_nonzero(points & cv2.dilate(targets.view(np.uint8), disk_).view(bool))
+    assert count_within_disk(points, targets, disk_) == expected
+    assert 0 < expected < np.count_nonzero(points)

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @lru_cache(maxsize=16)
@@ -59,13 +60,46 @@ def f_measure(pred_boundary: np.ndarray, gt_boundary: np.ndarray, disk: np.ndarr
     n_gt = int(np.count_nonzero(gt_boundary))
     if n_pred == 0 or n_gt == 0:
         return _f_for_empty_boundary(n_pred, n_gt)
-    gt_dilated = cv2.dilate(gt_boundary.view(np.uint8), disk)
-    pred_dilated = cv2.dilate(pred_boundary.view(np.uint8), disk)
-    precision = np.count_nonzero(pred_boundary & gt_dilated.view(bool)) / float(n_pred)
-    recall = np.count_nonzero(gt_boundary & pred_dilated.view(bool)) / float(n_gt)
+    precision = count_within_disk(pred_boundary, gt_boundary, disk) / float(n_pred)
+    recall = count_within_disk(gt_boundary, pred_boundary, disk) / float(n_gt)
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
+
+
+def count_within_disk(points: np.ndarray, targets: np.ndarray, disk: np.ndarray) -> int:
+    """How many True pixels of ``points`` lie in ``dilate(targets, disk)``: the reference's match count.
+
+    A dilation by the whole disk is the costly part of the reference. Two square dilations (fast, separable) settle
+    almost every pixel: within the square inscribed in the disk is a sure match, outside the disk's bounding square
+    a sure miss. Only the pixels in between are tested against the disk itself, one window each.
+    """
+    radius = disk.shape[0] // 2
+    inner, outer = _inscribed_square(radius), _bounding_square(radius)
+    target_bytes = targets.view(np.uint8)
+    sure = points & cv2.dilate(target_bytes, inner).view(bool)
+    undecided = points & cv2.dilate(target_bytes, outer).view(bool) & ~sure
+    ys, xs = np.nonzero(undecided)
+    matched = int(np.count_nonzero(sure))
+    if len(ys) == 0:
+        return matched
+    if len(ys) * disk.shape[0] > targets.size // 4:  # many undecided pixels: the plain dilation is cheaper
+        return matched + int(np.count_nonzero(undecided & cv2.dilate(target_bytes, disk).view(bool)))
+    windows = sliding_window_view(np.pad(targets, radius), disk.shape)[ys, xs]
+    return matched + int(np.count_nonzero((windows & disk.view(bool)).any(axis=(1, 2))))
+
+
+@lru_cache(maxsize=16)
+def _inscribed_square(radius: int) -> np.ndarray:
+    half = math.isqrt(
+        radius * radius // 2
+    )  # the largest h with 2h² <= r²: every offset of the square is in the disk
+    return np.ones((2 * half + 1, 2 * half + 1), np.uint8)
+
+
+@lru_cache(maxsize=16)
+def _bounding_square(radius: int) -> np.ndarray:
+    return np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
 
 
 def _f_for_empty_boundary(n_pred: int, n_gt: int) -> float:
