@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from annotation_samples import make_valtest, random_masks
 from savkit.annotations import (
     Masklet,
     metadata_mismatches,
@@ -23,14 +23,6 @@ from savkit.errors import SavkitError
 from savkit.io.png import write_png
 
 TYPES = ["manual", "auto"]
-
-
-def random_masks(count: int, height: int = 24, width: int = 17, seed: int = 0) -> np.ndarray:
-    """Blobby random masks (count, H, W), some of them empty."""
-    rng = np.random.default_rng(seed)
-    masks = rng.random((count, height, width)) < rng.random((count, 1, 1)) * 0.6
-    masks[::7] = False
-    return masks
 
 
 @pytest.mark.parametrize("masklet_type", TYPES)
@@ -178,20 +170,6 @@ def test_truncated_or_missing_or_malformed_json_is_a_savkit_error(tmp_path: Path
     (tmp_path / "short.json").write_text(json.dumps(data))
     with pytest.raises(SavkitError, match="masklet_size_abs length"):
         read_sav_json(tmp_path / "short.json")
-
-
-def make_valtest(
-    root: Path, masks: dict[int, dict[int, np.ndarray]], num_jpegs: int, size: tuple[int, int]
-) -> None:
-    """A val/test split folder with one video ``v1``: object id -> frame -> mask, and grey JPEG frames."""
-    for object_id, frames in masks.items():
-        for frame, mask in frames.items():
-            write_png(root / "Annotations_6fps" / "v1" / f"{object_id:03d}" / f"{frame:05d}.png", mask * 255)
-    (root / "Annotations_6fps" / "v1").mkdir(parents=True, exist_ok=True)
-    jpeg_dir = root / "JPEGImages_24fps" / "v1"
-    jpeg_dir.mkdir(parents=True)
-    for frame in range(num_jpegs):
-        Image.new("RGB", (size[1], size[0]), (90, 90, 90)).save(jpeg_dir / f"{frame:05d}.jpg")
 
 
 def test_valtest_reader_on_a_generated_folder(tmp_path: Path):

@@ -1,0 +1,67 @@
+"""``savkit validate PATH...``: check SA-V JSON files, train folders and val/test folders; list the problems."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from savkit.validate import ERROR, Problem, has_errors, validate_paths
+
+COLUMNS = ("level", "file", "field", "expected", "found")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check SA-V annotation JSONs, train folders and val/test folders",
+        description=__doc__ + " Exit code 1 if any error, 0 otherwise.",
+    )
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="a JSON file, a train or a val/test folder"
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="report frame-count mismatches as warnings (damaged but usable files)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = None if args.quiet else _progress_bar
+    problems = validate_paths(args.paths, lenient=args.lenient, progress=progress)
+    if problems:
+        print(format_table(problems))
+    if not args.quiet:
+        print(summary(problems))
+    return 1 if has_errors(problems) else 0
+
+
+def format_table(problems: list[Problem]) -> str:
+    """Aligned columns; the last column (found) is never padded or cut."""
+    rows = [COLUMNS, *((p.severity, p.file, p.field, p.expected, p.found) for p in problems)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)), row[-1]])
+        for row in rows
+    )
+
+
+def summary(problems: list[Problem]) -> str:
+    errors = sum(p.severity == ERROR for p in problems)
+    warnings = len(problems) - errors
+    if not problems:
+        return "ok: no problems found"
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def _progress_bar(checks: Sequence, total: int):
+    """A bar on stderr, shown only if validation takes more than half a second (large folders)."""
+    return tqdm(
+        checks, total=total, desc="validate", unit="video", file=sys.stderr, delay=0.5, dynamic_ncols=True
+    )
