@@ -10,10 +10,10 @@ import argparse
 import sys
 
 from savkit import __version__
-from savkit.cli import convert, demo, eval_cmd
+from savkit.cli import convert, demo, eval_cmd, index, validate
 from savkit.errors import SavkitError
 
-COMMANDS = [demo, eval_cmd, convert]
+COMMANDS = [demo, eval_cmd, convert, validate, index]
 
 
 def build_parser() -> argparse.ArgumentParser:
