@@ -15,6 +15,7 @@ from conftest import SAMPLE_DIR
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.png import write_png
+from savkit.io.video import write_video
 from video_samples import index_frame, painted_colours_match, read_index, write_sample_video
 
 VIDEO_ID = "sav_000001"
@@ -133,6 +134,31 @@ def test_short_masklet_is_an_error_or_a_warning_when_lenient(
     assert ks == [115, 116, 117, 118, 119]
 
 
+def test_masklet_lengths_are_checked_against_the_metadata_without_video(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    dataset = Dataset(train_folder(tmp_path, sample_dir, video=None, edit=drop_last_annotated_frame))
+    with pytest.raises(
+        SavkitError, match=r"sav_000/sav_000001: manual masklet 0 has 120 .* ceil\(483 / 4\) = 121"
+    ):
+        dataset.check_frame_counts(VIDEO_ID)
+    assert Dataset(train_folder(tmp_path / "ok", sample_dir, video=None)).check_frame_counts(VIDEO_ID) == 121
+
+
+def test_a_video_of_another_size_is_an_error_even_when_lenient(tmp_path: Path, sample_dir: Path) -> None:
+    small = write_video(tmp_path / "small.mp4", (index_frame(i) for i in range(483)), preset="ultrafast")
+    root = train_folder(tmp_path / "data", sample_dir, video=tmp_path / "small.mp4")
+    assert small == 483
+    with pytest.raises(SavkitError, match=r"frames are 80x48 but the masks are 480x848"):
+        next(Dataset(root, lenient=True).annotated_frames(VIDEO_ID))
+
+
+def test_single_frame_access_matches_the_stream(train_root: Path) -> None:
+    dataset = Dataset(train_root)
+    streamed = dict(dataset.frames(VIDEO_ID, start=300, stop=302))
+    assert all(np.array_equal(dataset.frame(VIDEO_ID, i), streamed[i]) for i in (301, 300))
+
+
 def test_unknown_video_id_suggests_and_lists(train_root: Path) -> None:
     with pytest.raises(
         SavkitError, match=r"'sav_00001' is not in .*1 videos: sav_000001.*did you mean 'sav_000001'"
@@ -176,6 +202,7 @@ def test_valtest_layout_pairs_jpeg_4k_with_png_4k(tmp_path: Path) -> None:
         assert [(k, read_index(rgb)) for k, rgb, _ in pairs] == [(0, 0), (1, 4), (2, 8)]
         assert all(np.array_equal(m[("manual", 1)], masks[k].astype(bool)) for k, _, m in pairs)
     assert [i for i, _ in Dataset(split).frames("vid", step=3, start=1)] == [1, 4, 7, 10]
+    assert read_index(Dataset(split).frame("vid", 9)) == 9
 
 
 def test_valtest_frame_count_not_matching_the_annotations(tmp_path: Path) -> None:

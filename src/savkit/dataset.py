@@ -85,11 +85,15 @@ class Dataset:
 
     def frame_count(self, video_id: str) -> int:
         """Exact number of video frames (mp4 packets or JPEG files), without decoding."""
+        return self._frames_and_size(video_id)[0]
+
+    def frame(self, video_id: str, index: int) -> np.ndarray:
+        """One video frame by 24 fps index, frame-exact (random access, no streaming from the start)."""
         path = self._require_frames(video_id)
         if self.layout == "valtest":
-            return len(_jpeg_frames(path))
+            return _read_jpeg(path / f"{index:05d}.jpg")
         with VideoReader(path) as reader:
-            return reader.count_frames()
+            return reader.frame(index)
 
     def frames(
         self, video_id: str, step: int = 1, start: int = 0, stop: int | None = None
@@ -102,6 +106,41 @@ class Dataset:
         with VideoReader(path) as reader:
             yield from reader.frames(step, start, stop)
 
+    def check_frame_counts(self, video_id: str, annotations: VideoAnnotations | None = None) -> int:
+        """Check that the annotations fit the video; return how many annotated frames can be paired with frames.
+
+        Checked: frame size, decoded frame count vs ``video_frame_count``, each masklet's length vs
+        ceil(frames / 4). Without video frames only the masklet lengths are checked, against the metadata.
+        A size mismatch is always an error; a count mismatch is a warning in lenient mode.
+        """
+        annotations = annotations or self.annotations(video_id)
+        where = self._files(video_id).frames
+        problems = []
+        if where is None:
+            frames, where = annotations.frame_count, self._annotation_source(video_id)
+        else:
+            frames, height, width = self._frames_and_size(video_id)
+            if (height, width) != (annotations.height, annotations.width):
+                raise SavkitError(
+                    f"{where}: frames are {width}x{height} but the masks are {annotations.width}x"
+                    f"{annotations.height} (W x H); the video does not belong to these annotations"
+                )
+            if annotations.frame_count != frames:
+                problems.append(
+                    f"the video has {frames} frames but video_frame_count is {annotations.frame_count}"
+                )
+        expected = math.ceil(frames / FRAMES_PER_ANNOTATION)
+        wrong = [m for m in annotations.masklets if len(m) != expected]
+        if wrong:
+            more = f" (and {len(wrong) - 1} more masklets)" if len(wrong) > 1 else ""
+            problems.append(
+                f"{wrong[0].type} masklet {wrong[0].id} has {len(wrong[0])} annotated frames "
+                f"but ceil({frames} / {FRAMES_PER_ANNOTATION}) = {expected}{more}"
+            )
+        if problems:
+            self._report(f"{where}: {'; '.join(problems)}; run `savkit validate` on it")
+        return min([expected] + [len(m) for m in annotations.masklets])
+
     def annotated_frames(
         self,
         video_id: str,
@@ -113,23 +152,18 @@ class Dataset:
     ) -> Iterator[tuple[int, np.ndarray, Masks]]:
         """Yield ``(k, frame 4k as RGB, {(type, id): bool mask})`` for annotated frames start..stop-1, streamed.
 
-        ``type`` ("manual"/"auto") and ``ids`` select masklets. The frame counts are checked first (see module).
+        ``type`` ("manual"/"auto") and ``ids`` select masklets. :meth:`check_frame_counts` runs first.
         """
         if type is not None and type not in MASKLET_TYPES:
             raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
         annotations = self.annotations(video_id)
         where = self._require_frames(video_id)
-        num_annotated = self._checked_annotated_count(annotations, self.frame_count(video_id), where)
+        num_annotated = self.check_frame_counts(video_id, annotations)
         stop = num_annotated if stop is None else min(stop, num_annotated)
         expected = max(stop - start, 0)
         delivered = 0
         step = FRAMES_PER_ANNOTATION
         for index, rgb in self.frames(video_id, step=step, start=start * step, stop=stop * step):
-            if rgb.shape[:2] != (annotations.height, annotations.width):
-                raise SavkitError(
-                    f"{where}: frames are {rgb.shape[1]}x{rgb.shape[0]} but the masks are "
-                    f"{annotations.width}x{annotations.height} (W x H); the video does not match its annotations"
-                )
             k = index // step
             yield k, rgb, annotations.masks(k, type=type, ids=ids)
             delivered += 1
@@ -158,24 +192,23 @@ class Dataset:
             )
         return path
 
-    def _checked_annotated_count(self, annotations: VideoAnnotations, frames: int, where: Path) -> int:
-        """Annotated frames that can be paired with video frames, after checking counts agree."""
-        expected = math.ceil(frames / FRAMES_PER_ANNOTATION)
-        problems = []
-        if annotations.frame_count != frames:
-            problems.append(
-                f"the video has {frames} frames but video_frame_count is {annotations.frame_count}"
-            )
-        wrong = [m for m in annotations.masklets if len(m) != expected]
-        if wrong:
-            more = f" (and {len(wrong) - 1} more masklets)" if len(wrong) > 1 else ""
-            problems.append(
-                f"{wrong[0].type} masklet {wrong[0].id} has {len(wrong[0])} annotated frames "
-                f"but ceil({frames} / {FRAMES_PER_ANNOTATION}) = {expected}{more}"
-            )
-        if problems:
-            self._report(f"{where}: {'; '.join(problems)}; run `savkit validate` on it")
-        return min([expected] + [len(m) for m in annotations.masklets])
+    def _annotation_source(self, video_id: str) -> Path:
+        """Where a video's annotations are, to name in a message: its mask folder or its JSONs' folder / id."""
+        if self.layout == "valtest":
+            return self.split_root / ANNOTATIONS_DIR / video_id
+        return self._files(video_id).jsons[0].parent / video_id
+
+    def _frames_and_size(self, video_id: str) -> tuple[int, int, int]:
+        """(exact frame count, height, width) of the video, without decoding more than one frame."""
+        path = self._require_frames(video_id)
+        if self.layout == "valtest":
+            jpegs = _jpeg_frames(path)
+            if not jpegs:
+                raise SavkitError(f"{path}: no JPEG frames (00000.jpg...); download the frames too")
+            with Image.open(jpegs[0]) as image:
+                return len(jpegs), image.height, image.width
+        with VideoReader(path) as reader:
+            return reader.count_frames(), reader.height, reader.width
 
     def _report(self, message: str) -> None:
         """A mismatch is an error, or a warning in lenient mode (to get through a damaged file)."""
