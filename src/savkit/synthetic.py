@@ -30,14 +30,22 @@ METADATA_FIELDS = [item.name for item in fields(MaskletMetadata)]
 
 
 def sav_json(
-    video_id: str, masklet_type: str, height: int, width: int, num_frames: int, num_masklets: int, seed: int
+    video_id: str,
+    masklet_type: str,
+    num_masklets: int,
+    *,
+    height: int,
+    width: int,
+    frame_count: int,
+    environment: str,
+    seed: int,
 ) -> dict:
-    """One SA-V train JSON dict (one masklet type) with ``num_masklets`` masklets on ``num_frames`` frames."""
+    """One SA-V train JSON dict (one masklet type) with ``num_masklets`` masklets on every 4th of ``frame_count``."""
     rng = np.random.default_rng(seed)
+    num_frames = -(-frame_count // 4)
     blobs, empty = _blob_rles(height, width), _empty_rle(height, width)
     tracks = [_masklet_track(blobs, empty, num_frames, rng) for _ in range(num_masklets)]
     metadata = [recompute_metadata(track, masklet_type, height * width) for track in tracks]
-    frame_count = num_frames * 4 - int(rng.integers(0, 4))
     return {
         "video_id": video_id,
         "video_duration": frame_count / 24,
@@ -45,7 +53,7 @@ def sav_json(
         "video_height": float(height),
         "video_width": float(width),
         "video_resolution": float(height * width),
-        "video_environment": ENVIRONMENTS[int(rng.integers(len(ENVIRONMENTS)))],
+        "video_environment": environment,
         "video_split": "train",
         "masklet": [[track[k] for track in tracks] for k in range(num_frames)],
         "masklet_id": list(range(num_masklets)),
@@ -72,14 +80,17 @@ def write_train_videos(root: str | os.PathLike, count: int, seed: int = 0, first
     for number in range(first_id, first_id + count):
         video_id = f"sav_{number:06d}"
         height, width = RESOLUTIONS[int(rng.integers(len(RESOLUTIONS)))]
-        num_frames = int(rng.integers(90, 150))
+        video = {
+            "height": height,
+            "width": width,
+            "frame_count": int(rng.integers(360, 600)),
+            "environment": ENVIRONMENTS[int(rng.integers(len(ENVIRONMENTS)))],
+        }
         counts = {"manual": int(rng.integers(1, 6))}
         if rng.random() < AUTO_FILE_FRACTION:
             counts["auto"] = int(rng.integers(4, 17))
         for masklet_type, num_masklets in counts.items():
-            data = sav_json(
-                video_id, masklet_type, height, width, num_frames, num_masklets, int(rng.integers(2**31))
-            )
+            data = sav_json(video_id, masklet_type, num_masklets, **video, seed=int(rng.integers(2**31)))
             path = root / f"{video_id}_{masklet_type}.json"
             path.write_text(json.dumps(data))
             paths.append(path)
