@@ -149,3 +149,14 @@ def test_json_report_shape(tmp_path):
     assert first["object"] == "000" and first["frames"][0] in {"00004", "00008", "00012", "00016", "00020"}
     assert len(first["J_frames"]) == len(first["frames"]) == len(first["F_frames"])
     assert data["global"]["J&F"] == pytest.approx((data["global"]["J"] + data["global"]["F"]) / 2)
+
+
+def test_zero_one_palette_masks_match_official(tmp_path):
+    """SAM 2 writes per-object masks as 0/1 palette PNGs: the zero-copy path must score them alike."""
+    gt, pred = make_sav_set(tmp_path, seed=5)
+    for path in pred.rglob("*.png"):
+        write_mask(path, np.array(Image.open(path)) > 0, mode="P")
+    for path in list(gt.rglob("*.png"))[::2]:
+        write_mask(path, (np.array(Image.open(path)) > 0) * 7)
+    report = evaluate(gt, pred, EvalOptions())
+    _assert_same_scores(_by_key(report), official_sav_scores(gt, pred))

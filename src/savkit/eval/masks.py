@@ -11,11 +11,16 @@ from savkit.io.png import read_png
 
 
 def read_binary_mask(path: Path) -> np.ndarray:
-    """A per-object PNG as a bool mask (value > 0); more than two distinct values is an error, as in the official."""
+    """A per-object PNG as a bool mask (value > 0); more than two distinct values is an error, as in the official.
+
+    The common 0/1 masks become a bool view without a copy; other masks cost one comparison and two counts.
+    """
     labels = read_png(path)
-    foreground = labels.astype(bool)
     top = labels.max()
-    if top and np.count_nonzero(labels == top) != np.count_nonzero(foreground):
+    if labels.dtype == np.uint8 and top <= 1:
+        return labels.view(bool)
+    foreground = labels == top
+    if top and np.count_nonzero(labels) != np.count_nonzero(foreground):
         raise SavkitError(
             f"{path} holds more than one object (more than two pixel values): "
             "the SA-V layout wants one binary mask per object folder"
@@ -28,15 +33,20 @@ def read_label_mask(path: Path) -> np.ndarray:
     return read_png(path)
 
 
-def present_ids(labels: np.ndarray) -> np.ndarray:
-    """The object ids present in a mask (a bool mask holds object 1), with their pixel counts."""
+def present_ids(labels: np.ndarray) -> list[int]:
+    """The object ids present in a mask (a bool mask holds object 1)."""
+    if labels.dtype == bool:
+        return [1] if labels.any() else []
+    return [int(i) for i in np.flatnonzero(np.bincount(labels.ravel())) if i]
+
+
+def pixels_per_id(labels: np.ndarray) -> dict[int, int]:
+    """Pixel count of every object id present in a mask (a bool mask holds object 1)."""
     if labels.dtype == bool:
         count = int(np.count_nonzero(labels))
-        return np.array([[1, count]]) if count else np.empty((0, 2), dtype=np.int64)
+        return {1: count} if count else {}
     counts = np.bincount(labels.ravel())
-    ids = np.flatnonzero(counts)
-    ids = ids[ids != 0]
-    return np.stack([ids, counts[ids]], axis=1)
+    return {int(i): int(counts[i]) for i in np.flatnonzero(counts) if i}
 
 
 def id_mask(labels: np.ndarray, object_id: int) -> np.ndarray:

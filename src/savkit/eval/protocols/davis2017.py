@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from savkit.eval.discover import SAV_LAYOUT, EvalTask
-from savkit.eval.masks import present_ids
+from savkit.eval.masks import pixels_per_id
 from savkit.eval.protocols.base import Protocol, VideoScorer
 
 VOID = 255
@@ -23,10 +23,10 @@ class Davis2017Scorer(VideoScorer):
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         pred = _without_void(gt, pred)
-        ids = present_ids(pred)
-        if len(ids):
+        pixels = pixels_per_id(pred)
+        if pixels:
             self.prediction_empty = False
-        self.foreign_pixels += int(ids[~np.isin(ids[:, 0], self.object_ids), 1].sum())
+        self.foreign_pixels += sum(n for i, n in pixels.items() if i not in self.object_ids)
         for object_id in self.object_ids:
             self.score(object_id, frame, gt, pred)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from savkit.eval.discover import SAV_LAYOUT, EvalTask
-from savkit.eval.masks import present_ids
+from savkit.eval.masks import pixels_per_id, present_ids
 from savkit.eval.protocols.base import Protocol, VideoScorer
 
 
@@ -27,10 +27,10 @@ class SavScorer(VideoScorer):
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         self.evaluated.append(frame)
-        self.seen_gt.update(int(i) for i in present_ids(gt)[:, 0])
-        for object_id, count in present_ids(pred):
-            self.seen_pred.add(int(object_id))
-            self.pred_pixels[int(object_id)] = self.pred_pixels.get(int(object_id), 0) + int(count)
+        self.seen_gt.update(present_ids(gt))
+        for object_id, count in pixels_per_id(pred).items():
+            self.seen_pred.add(object_id)
+            self.pred_pixels[object_id] = self.pred_pixels.get(object_id, 0) + count
             self.prediction_empty = False
         for object_id in sorted(self.seen_gt | self.seen_pred):
             self.score(object_id, frame, gt, pred)
