@@ -13,11 +13,13 @@ from savkit import __version__
 from savkit.cli import convert, demo, eval_cmd, index, validate
 from savkit.errors import SavkitError
 
+DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F, typed annotations, streaming video, conversion at scale, a queryable index."
+
 COMMANDS = [demo, eval_cmd, convert, validate, index]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="savkit", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="savkit", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"savkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
