@@ -198,3 +198,18 @@ def test_valtest_reader_size_from_jpegs_and_bad_frame_names(tmp_path: Path):
     write_png(root / "Annotations_6fps" / "v1" / "000" / "00003.png", np.zeros((14, 9), np.uint8))
     with pytest.raises(SavkitError, match="multiple of 4"):
         read_valtest_video(root, "v1")
+
+
+def test_corrupt_rle_counts_are_detected_before_decoding():
+    masks = random_masks(20, seed=11)
+    for mask in masks:
+        encoded = rle.encode(mask)
+        runs = rle.run_lengths(encoded["counts"])
+        assert int(runs.sum()) == mask.size and int(runs[1::2].sum()) == int(mask.sum())
+        assert rle.counts_problem(encoded) is None
+    wider = rle.encode(np.ones((24, 18), dtype=bool))
+    wrong = {"size": [24, 17], "counts": wider["counts"]}
+    assert "24 x 17" in rle.counts_problem(wrong)
+    with pytest.raises(SavkitError, match="corrupt RLE"):
+        rle.decode(wrong)
+    assert rle.counts_problem({"size": [24, 17], "counts": "ab\x7f"}) is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import savkit.validate
 from annotation_samples import (
     TRAIN_FRAMES,
     TRAIN_HEIGHT,
@@ -25,7 +26,7 @@ from savkit.io.png import write_png
 
 
 def run_validate(capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str]:
-    code = main(["validate", "-q", *map(str, args)])
+    code = main(["validate", "-q", "--workers", "1", *map(str, args)])
     return code, capsys.readouterr().out
 
 
@@ -107,6 +108,7 @@ def test_a_non_json_file_is_a_problem(capsys, train: Path):
             "[48, 32]",
         ),
         (lambda d: d["masklet"][0][1].pop("counts"), "masklet[0][1]", "size"),
+        (lambda d: d["masklet"][1][1].update(counts="1"), "masklet[1][1].counts", "not 32 x 48"),
         (lambda d: d["masklet_stability_score"].__setitem__(0, 0.5), "masklet_stability_score[0]", "0.5"),
     ],
 )
@@ -279,3 +281,26 @@ def test_jpegs_missing_and_video_list(capsys, val: Path):
     shutil.rmtree(val / "JPEGImages_24fps" / "v1")
     code, out = run_validate(capsys, val)
     assert code == 1 and has_row(out, "error", "JPEGImages_24fps/v1", "(folder)", "missing")
+
+
+def test_a_crashing_check_is_an_error_row_and_the_others_still_run(capsys, train: Path, monkeypatch):
+    def broken_reader(path):
+        raise RuntimeError("decoder exploded")
+
+    monkeypatch.setattr(savkit.validate, "VideoReader", broken_reader)
+    other = make_train_folder(train.parent / "other")
+    manual(other).unlink()
+    (other / f"{TRAIN_ID}.mp4").unlink()
+    code, out = run_validate(capsys, train.parent)
+    assert code == 1
+    assert has_row(out, "error", f"sub/{TRAIN_ID}", "(check)", "RuntimeError: decoder exploded")
+    assert has_row(out, "error", f"other/sub/{TRAIN_ID}_manual.json", "(file)", "missing")
+    assert has_row(out, "error", f"other/sub/{TRAIN_ID}.mp4", "(file)", "missing")
+
+
+def test_worker_processes_give_the_same_report(capsys, train: Path, val: Path):
+    edit_json(auto(train), lambda d: d.update(video_resolution=1.0))
+    (obj(val, 1) / "00004.png").unlink()
+    one = run_validate(capsys, train, val)
+    assert main(["validate", "-q", "--workers", "2", str(train), str(val)]) == one[0] == 1
+    assert capsys.readouterr().out == one[1]

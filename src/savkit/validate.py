@@ -11,25 +11,30 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from savkit.annotations import FRAMES_PER_ANNOTATION, MASKLET_TYPES, VideoAnnotations, metadata_mismatches
+from savkit.annotations import (
+    FRAMES_PER_ANNOTATION,
+    MASKLET_TYPES,
+    VideoAnnotations,
+    metadata_mismatches,
+    rle,
+)
 from savkit.annotations.sav_json import from_sav_dict, load_json, sav_json_problems
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, valtest_dirs
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
 from savkit.io.video import VideoReader
+from savkit.parallel import run_tasks
 
 ERROR, WARNING = "error", "warning"
+PROGRESS_MIN_CHECKS = 10  # below this a bar would only flash
 TRAIN_JSON_SUFFIXES = {f"_{t}.json": t for t in MASKLET_TYPES}
-
-Progress = Callable[[Sequence, int], Iterable]
 
 
 @dataclass(frozen=True)
@@ -43,35 +48,77 @@ class Problem:
     severity: str = ERROR
 
 
+@dataclass(frozen=True)
+class Check:
+    """One unit of work (a JSON file, a video, a video list): ``func(*args)`` lists the problems of ``file``."""
+
+    file: str
+    func: Callable[..., list[Problem]]
+    args: tuple = ()
+
+    def __call__(self) -> list[Problem]:
+        return self.func(*self.args)
+
+
 def validate_paths(
-    paths: Iterable[str | os.PathLike], *, lenient: bool = False, progress: Progress | None = None
+    paths: Iterable[str | os.PathLike],
+    *,
+    lenient: bool = False,
+    workers: int | None = 1,
+    scheduler: object = None,
+    progress: bool = False,
 ) -> list[Problem]:
     """Every problem in ``paths`` (JSON files, train folders, val/test folders), in path order.
 
-    ``lenient`` reports frame-count mismatches (JSON vs mp4, annotated frames vs frames) as warnings.
-    ``progress(checks, total)`` may wrap the per-video checks, e.g. in a tqdm bar.
+    ``lenient`` reports frame-count mismatches (JSON vs mp4, annotated frames vs frames) as warnings. Checks
+    run one per video through :func:`savkit.parallel.run_tasks` (``workers`` processes or a Dask
+    ``scheduler``, tqdm bar if ``progress``); a check that crashes becomes an error row of its file.
     """
     checks = [check for path in paths for check in _plan(Path(path), lenient)]
-    return [
-        problem for check in (progress(checks, len(checks)) if progress else checks) for problem in check()
-    ]
+    report = run_tasks(
+        _run_check,
+        checks,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress and len(checks) >= PROGRESS_MIN_CHECKS,
+        desc="validate",
+        unit="check",
+        key=id,
+    )
+    failures = dict(report.failures)
+    problems = []
+    for check in checks:
+        if id(check) in failures:
+            problems.append(Problem(check.file, "(check)", "a check that completes", failures[id(check)]))
+        else:
+            problems += report.results[id(check)]
+    return problems
+
+
+def _run_check(check: Check) -> list[Problem]:
+    return check()
 
 
 def has_errors(problems: Iterable[Problem]) -> bool:
     return any(problem.severity == ERROR for problem in problems)
 
 
-def _plan(path: Path, lenient: bool) -> list[Callable[[], list[Problem]]]:
+def _plan(path: Path, lenient: bool) -> list[Check]:
     """One check per JSON file or per video, so that a progress bar can count them."""
     if not path.exists():
-        return [partial(_single, Problem(str(path), "(path)", "an existing file or folder", "not found"))]
+        return [_planned_problem(str(path), "(path)", "an existing file or folder", "not found")]
     if path.is_file():
         if path.suffix != ".json":
-            return [partial(_single, Problem(str(path), "(path)", "a .json file or a folder", path.suffix))]
-        return [partial(_check_json_file, path, lenient)]
+            return [_planned_problem(str(path), "(path)", "a .json file or a folder", path.suffix)]
+        return [Check(str(path), _check_json_file, (path, lenient))]
     if path.name == ANNOTATIONS_DIR or (path / ANNOTATIONS_DIR).is_dir() or (path / JPEG_DIR).is_dir():
         return _plan_valtest(path)
     return _plan_train(path, lenient)
+
+
+def _planned_problem(file: str, field: str, expected: str, found: str) -> Check:
+    """A problem seen while planning, as a check so that it keeps its place in the report."""
+    return Check(file, _single, (Problem(file, field, expected, found),))
 
 
 def _single(problem: Problem) -> list[Problem]:
@@ -103,6 +150,7 @@ def _check_json(path: Path, lenient: bool) -> tuple[list[Problem], VideoAnnotati
     problems = [
         *_name_problems(path, annotations),
         *_consistency_problems(file, data, annotations, lenient),
+        *_rle_counts_problems(file, data["masklet"]),
         *_metadata_problems(file, annotations),
     ]
     return problems, annotations
@@ -162,6 +210,24 @@ def _consistency_problems(
     return problems
 
 
+def _rle_counts_problems(file: str, frames: list[list[dict]]) -> list[Problem]:
+    """RLE runs that do not exactly cover the mask size (a cut or corrupt ``counts`` string); reported once."""
+    bad = [
+        (k, j, why)
+        for k, frame in enumerate(frames)
+        for j, r in enumerate(frame)
+        if (why := rle.counts_problem(r))
+    ]
+    if not bad:
+        return []
+    k, j, why = bad[0]
+    return [
+        Problem(
+            file, f"masklet[{k}][{j}].counts", "runs covering height x width pixels", why + _more(len(bad))
+        )
+    ]
+
+
 def _metadata_problems(file: str, annotations: VideoAnnotations) -> list[Problem]:
     """Stored masklet metadata against the values recomputed from the RLE areas (no decoding)."""
     resolution = annotations.height * annotations.width
@@ -180,20 +246,20 @@ def _metadata_problems(file: str, annotations: VideoAnnotations) -> list[Problem
 # ----------------------------------------------------------------------------------------------- train folders
 
 
-def _plan_train(folder: Path, lenient: bool) -> list[Callable[[], list[Problem]]]:
-    """One check per video id found (recursively) as an mp4 or a ``{id}_manual/auto.json``."""
-    videos: dict[str, dict[str, Path]] = defaultdict(dict)
+def _plan_train(folder: Path, lenient: bool) -> list[Check]:
+    """One check per video: an mp4 and its ``{id}_manual/auto.json`` in one folder, found recursively."""
+    videos: dict[tuple[Path, str], dict[str, Path]] = defaultdict(dict)
     for path in sorted(folder.rglob("*")):
         if path.suffix == ".mp4":
-            videos[path.stem].setdefault("mp4", path)
+            videos[path.parent, path.stem]["mp4"] = path
         for suffix, masklet_type in TRAIN_JSON_SUFFIXES.items():
             if path.name.endswith(suffix):
-                videos[path.name.removesuffix(suffix)].setdefault(masklet_type, path)
+                videos[path.parent, path.name.removesuffix(suffix)][masklet_type] = path
     if not videos:
-        return [partial(_single, Problem(str(folder), "(folder)", "SA-V mp4 and JSON files", "none found"))]
+        return [_planned_problem(str(folder), "(folder)", "SA-V mp4 and JSON files", "none found")]
     return [
-        partial(_check_train_video, folder, video_id, files, lenient)
-        for video_id, files in sorted(videos.items())
+        Check(str(parent / video_id), _check_train_video, (parent, video_id, files, lenient))
+        for (parent, video_id), files in sorted(videos.items())
     ]
 
 
@@ -288,19 +354,23 @@ def _mp4_problems(mp4: Path, annotations: VideoAnnotations, lenient: bool) -> li
 # ------------------------------------------------------------------------------------------- val/test folders
 
 
-def _plan_valtest(path: Path) -> list[Callable[[], list[Problem]]]:
+def _plan_valtest(path: Path) -> list[Check]:
     """One check per video folder of ``Annotations_6fps``, plus the split's video list if there is one."""
     annotations_dir, jpeg_root = valtest_dirs(path.parent if path.name == ANNOTATIONS_DIR else path)
     if not annotations_dir.is_dir():
-        return [partial(_single, Problem(str(annotations_dir), "(folder)", "present", "missing"))]
+        return [_planned_problem(str(annotations_dir), "(folder)", "present", "missing")]
     video_ids = sorted(p.name for p in annotations_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     checks = [
-        partial(_check_valtest_video, annotations_dir / video_id, jpeg_root / video_id)
+        Check(
+            str(annotations_dir / video_id),
+            _check_valtest_video,
+            (annotations_dir / video_id, jpeg_root / video_id),
+        )
         for video_id in video_ids
     ]
     video_list = annotations_dir.parent / f"{annotations_dir.parent.name}.txt"
     if video_list.is_file():
-        checks.append(partial(_video_list_problems, video_list, video_ids))
+        checks.append(Check(str(video_list), _video_list_problems, (video_list, video_ids)))
     return checks
 
 

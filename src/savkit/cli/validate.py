@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-
-from tqdm import tqdm
 
 from savkit.validate import ERROR, Problem, has_errors, validate_paths
 
@@ -28,13 +24,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="report frame-count mismatches as warnings (damaged but usable files)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local processes (default: cores; 1 = in-process)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:8786)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = None if args.quiet else _progress_bar
-    problems = validate_paths(args.paths, lenient=args.lenient, progress=progress)
+    problems = validate_paths(
+        args.paths,
+        lenient=args.lenient,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=not args.quiet,
+    )
     if problems:
         print(format_table(problems))
     if not args.quiet:
@@ -58,10 +69,3 @@ def summary(problems: list[Problem]) -> str:
     if not problems:
         return "ok: no problems found"
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-
-
-def _progress_bar(checks: Sequence, total: int):
-    """A bar on stderr, shown only if validation takes more than half a second (large folders)."""
-    return tqdm(
-        checks, total=total, desc="validate", unit="video", file=sys.stderr, delay=0.5, dynamic_ncols=True
-    )
