@@ -3,15 +3,22 @@ resume after a kill, failures isolated per video, and a Dask LocalCluster run id
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import av
 import cv2
+import numpy as np
 import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
 
+from conftest import SAMPLE_DIR
+from savkit.annotations import read_sav_json
 from savkit.cli import main
 from savkit.convert.frames import extract_frames
+from savkit.convert.masks import export_masks, import_masks
 from savkit.parallel import MARKER_DIR, VideoStats, is_complete
 from video_samples import read_index, write_index_video
 
@@ -140,3 +147,136 @@ def test_local_cluster_frames_equal_local_processes(videos, tmp_path, cluster_cl
     assert local.failures == dask.failures == []
     assert local.results == dask.results
     assert tree(tmp_path / "dask") == tree(tmp_path / "local") != {}
+
+
+# ----------------------------------------------------------------------------------------------------- masks
+
+
+def coco_masks(json_path: Path) -> tuple[list[int], list[list[np.ndarray]]]:
+    """(masklet ids, bool masks per annotated frame) decoded straight from the JSON with pycocotools."""
+    data = json.loads(json_path.read_text())
+    return data["masklet_id"], [
+        [mask_utils.decode(r).astype(bool) for r in frame] for frame in data["masklet"]
+    ]
+
+
+def read_pixels(png: Path) -> np.ndarray:
+    with Image.open(png) as image:
+        return np.array(image)
+
+
+@pytest.fixture(scope="module")
+def sample_once() -> Path:
+    """The real sample for module-scoped fixtures (``sample_dir`` is function-scoped); skips as it does."""
+    if not (SAMPLE_DIR / "sav_000001_manual.json").is_file():
+        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
+    return SAMPLE_DIR
+
+
+@pytest.fixture(scope="module")
+def sav_export(sample_once, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sav")
+    report = export_masks(sample_once, out, "manual", "sav", workers=1, progress=False)
+    assert report.failures == []
+    return out
+
+
+@pytest.fixture(scope="module")
+def davis_export(sample_once, tmp_path_factory) -> tuple[Path, int]:
+    out = tmp_path_factory.mktemp("davis")
+    report = export_masks(sample_once, out, "both", "davis", workers=1, progress=False)
+    assert report.failures == []
+    return out, report.results["sav_000001"].overlap_pixels
+
+
+def test_sav_layout_is_one_0_255_png_per_object_and_24fps_frame(sample_dir, sav_export):
+    ids, frames = coco_masks(sample_dir / "sav_000001_manual.json")
+    video = sav_export / "sav_000001"
+    assert sorted(p.name for p in video.iterdir()) == [f"{i:03d}" for i in ids]
+    for position, object_id in enumerate(ids):
+        folder = video / f"{object_id:03d}"
+        assert sorted(p.name for p in folder.iterdir()) == [f"{4 * k:05d}.png" for k in range(len(frames))]
+        for k, masks in enumerate(frames):
+            assert np.array_equal(read_pixels(folder / f"{4 * k:05d}.png"), masks[position] * np.uint8(255))
+
+
+def test_davis_layout_lowest_number_wins_and_overlaps_are_counted(sample_dir, davis_export):
+    out, reported_overlap = davis_export
+    manual_ids, manual = coco_masks(sample_dir / "sav_000001_manual.json")
+    auto_ids, auto = coco_masks(sample_dir / "sav_000001_auto.json")
+    labels = [i + 1 for i in manual_ids] + [i + 1 + max(manual_ids) + 1 for i in auto_ids]
+    overlap = 0
+    for k in range(len(manual)):
+        masks = manual[k] + auto[k]
+        expected = np.zeros(masks[0].shape, dtype=np.uint8)
+        for label, mask in sorted(zip(labels, masks, strict=True)):
+            expected[mask & (expected == 0)] = label
+        overlap += int((np.sum(masks, axis=0) >= 2).sum())
+        png = out / "sav_000001" / f"{4 * k:05d}.png"
+        assert np.array_equal(read_pixels(png), expected)
+    assert reported_overlap == overlap > 0
+    with Image.open(png) as image:
+        assert image.mode == "P"
+        assert image.getpalette()[:12] == [
+            0,
+            0,
+            0,
+            128,
+            0,
+            0,
+            0,
+            128,
+            0,
+            128,
+            128,
+            0,
+        ]  # DAVIS: black, red, green, olive
+
+
+@pytest.mark.parametrize("layout", ["sav", "davis"])
+def test_export_import_export_is_byte_identical(sample_dir, sav_export, davis_export, tmp_path, layout):
+    first = sav_export if layout == "sav" else davis_export[0]
+    import_report = import_masks(first, tmp_path / "json", workers=1, progress=False)
+    assert import_report.failures == []
+    export_masks(tmp_path / "json", tmp_path / "again", "manual", layout, workers=1, progress=False)
+    assert tree(tmp_path / "again") == tree(first)
+
+
+def test_imported_json_has_the_original_masks_and_metadata(sample_dir, sav_export, tmp_path):
+    import_masks(sav_export, tmp_path, "manual", "train", workers=1, progress=False)
+    imported = read_sav_json(tmp_path / "sav_000001_manual.json")
+    original = read_sav_json(sample_dir / "sav_000001_manual.json")
+    assert imported.split == "train" and (imported.height, imported.width) == (848, 480)
+    for mine, theirs in zip(imported.masklets, original.masklets, strict=True):
+        assert (mine.id, mine.rles) == (theirs.id, theirs.rles)
+        assert (mine.size_abs, mine.size_bucket, mine.first_appeared_frame, mine.visibility_changes) == (
+            theirs.size_abs,
+            theirs.size_bucket,
+            theirs.first_appeared_frame,
+            theirs.visibility_changes,
+        )
+
+
+def test_bad_json_and_bad_png_tree_fail_alone(sample_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(sample_dir / "sav_000001_manual.json", src)
+    text = (sample_dir / "sav_000001_manual.json").read_text()
+    (src / "sav_000002_manual.json").write_text(text[: len(text) // 2])
+    assert main(["export-masks", str(src), str(tmp_path / "png"), "--workers", "2", "--layout", "davis"]) == 1
+    out, err = capsys.readouterr()
+    assert "1 videos done, 0 skipped, 1 failed; 121 PNGs" in out and "overlapping pixels" in out
+    assert err.count("failed: ") == 1 and "failed: sav_000002: " in err and "not valid JSON" in err
+    assert is_complete(tmp_path / "png", "sav_000001")
+
+    (tmp_path / "png" / "mixed" / "000").mkdir(parents=True)
+    (tmp_path / "png" / "mixed" / "00000.png").write_bytes(b"")
+    assert main(["import-masks", str(tmp_path / "png"), str(tmp_path / "json"), "-q"]) == 1
+    assert "failed: mixed: " in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == ["sav_000001_manual.json"]
+
+
+def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path, cluster_client):
+    report = export_masks(sample_dir, tmp_path, "both", "davis", scheduler=cluster_client, progress=False)
+    assert report.results["sav_000001"].overlap_pixels == davis_export[1]
+    assert tree(tmp_path) == tree(davis_export[0])

@@ -1,4 +1,4 @@
-"""``savkit extract-frames``: dataset-scale conversions, one task per video, local processes or a Dask cluster.
+"""``savkit extract-frames``, ``export-masks``, ``import-masks``: dataset-scale conversions, one task per video, local processes or a Dask cluster.
 
 Every command prints a one-line summary (videos, files, bytes, seconds), lists failed videos with their reasons
 on stderr and exits 1 if any video failed.
@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from savkit.annotations import MASKLET_TYPES
 from savkit.convert.frames import DEFAULT_QUALITY, extract_frames
+from savkit.convert.masks import LAYOUTS, TYPE_CHOICES, MaskStats, export_masks, import_masks
 from savkit.parallel import RunReport, Summary
 
 
@@ -32,6 +34,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_run_options(frames)
     frames.set_defaults(func=_extract_frames)
+
+    export = subparsers.add_parser(
+        "export-masks",
+        help="SA-V JSONs -> PNG masks (val/test layout or DAVIS)",
+        description="Write the masks of every {video_id}_{type}.json under SRC as PNGs: --layout sav gives "
+        "OUT/{video_id}/{obj:03d}/{frame:05d}.png (0/255, the val/test Annotations_6fps layout), --layout davis "
+        "one label PNG per annotated frame (DAVIS palette; where objects overlap the lowest object number wins, "
+        "manual before auto). Resumable.",
+    )
+    export.add_argument("src", metavar="SRC", help="folder searched recursively for SA-V JSONs (or one JSON)")
+    export.add_argument("out", metavar="OUT", help="output folder")
+    export.add_argument("--type", choices=TYPE_CHOICES, default="manual", help="masklets to export (manual)")
+    export.add_argument("--layout", choices=LAYOUTS, default="sav", help="PNG layout (sav)")
+    _add_run_options(export)
+    export.set_defaults(func=_export_masks)
+
+    imports = subparsers.add_parser(
+        "import-masks",
+        help="PNG masks (sav or DAVIS layout) -> one SA-V JSON per video",
+        description="Turn every video folder of SRC (object folders of 0/255 PNGs, or DAVIS label PNGs; named by "
+        "24 fps frame index 00000, 00004, ...) into OUT/{video_id}_{type}.json with COCO RLE masklets. Resumable.",
+    )
+    imports.add_argument("src", metavar="SRC", help="folder holding one mask folder per video")
+    imports.add_argument("out", metavar="OUT", help="output folder for the JSONs")
+    imports.add_argument(
+        "--type", choices=MASKLET_TYPES, default="manual", help="masklet type to write (manual)"
+    )
+    imports.add_argument("--split", default="unknown", help="video_split stored in the JSONs (unknown)")
+    _add_run_options(imports)
+    imports.set_defaults(func=_import_masks)
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -60,6 +92,20 @@ def _run_options(args: argparse.Namespace) -> dict:
 def _extract_frames(args: argparse.Namespace) -> int:
     report = extract_frames(args.src, args.out, args.every, args.quality, **_run_options(args))
     return _finish(report, "frames", args.quiet)
+
+
+def _export_masks(args: argparse.Namespace) -> int:
+    report = export_masks(args.src, args.out, args.type, args.layout, **_run_options(args))
+    overlap = sum(stats.overlap_pixels for stats in report.results.values() if isinstance(stats, MaskStats))
+    details = (
+        f"; {overlap:,} overlapping pixels (lowest object number kept)" if args.layout == "davis" else ""
+    )
+    return _finish(report, "PNGs", args.quiet, details)
+
+
+def _import_masks(args: argparse.Namespace) -> int:
+    report = import_masks(args.src, args.out, args.type, args.split, **_run_options(args))
+    return _finish(report, "JSONs", args.quiet)
 
 
 def _finish(report: RunReport, files_name: str, quiet: bool, details: str = "") -> int:
