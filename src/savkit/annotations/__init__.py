@@ -17,6 +17,7 @@ __all__ = [
     "MaskletMetadata",
     "MetadataMismatch",
     "VideoAnnotations",
+    "masklets_from_frame_rles",
     "metadata_mismatches",
     "read_sav_json",
     "read_train_video",

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from savkit.annotations import rle
-from savkit.annotations.model import Masklet
+from savkit.annotations.model import FRAMES_PER_ANNOTATION, Masklet
 
 SMALL_LIMIT = 32**2
 LARGE_LIMIT = 96**2
@@ -100,3 +100,27 @@ def _same(stored: object, expected: object) -> bool:
     if isinstance(expected, float) and isinstance(stored, (int, float)):
         return math.isclose(stored, expected, rel_tol=FLOAT_REL_TOL)
     return stored == expected
+
+
+def masklets_from_frame_rles(
+    rles_by_object: dict[int, dict[int, dict]],
+    num_annotated_frames: int,
+    size: tuple[int, int],
+    masklet_type: str = "manual",
+) -> list[Masklet]:
+    """Masklets from ``{object id: {video frame 4k: rle}}`` with metadata recomputed, sorted by id.
+
+    A frame an object has no RLE for gets an empty mask. Masks made this way (val/test PNGs, converted
+    predictions) have no edit history: manual masklets count every annotated frame as edited, auto ones none.
+    """
+    height, width = size
+    empty = rle.encode(np.zeros((height, width), dtype=bool))
+    masklets = []
+    for object_id, masks in sorted(rles_by_object.items()):
+        rles = [masks.get(k * FRAMES_PER_ANNOTATION, empty) for k in range(num_annotated_frames)]
+        metadata = recompute_metadata(rles, masklet_type, height * width)
+        edited = len(rles) if masklet_type == "manual" else 0
+        masklets.append(
+            Masklet(id=object_id, type=masklet_type, rles=rles, edited_frame_count=edited, **vars(metadata))
+        )
+    return masklets

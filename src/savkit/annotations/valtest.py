@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from savkit.annotations import rle
-from savkit.annotations.metadata import recompute_metadata
-from savkit.annotations.model import FRAMES_PER_ANNOTATION, Masklet, VideoAnnotations
+from savkit.annotations.metadata import masklets_from_frame_rles
+from savkit.annotations.model import FRAMES_PER_ANNOTATION, VideoAnnotations
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
 
@@ -80,14 +79,6 @@ def read_valtest_video(
     jpegs = sorted((jpeg_root / video_id).glob("*.jpg"))
     height, width = _video_size(masks_by_object, jpegs, video_dir)
     frame_count = len(jpegs) or (frames[-1] + 1 if frames else 0)
-    empty = rle.encode(np.zeros((height, width), dtype=bool))
-    masklets = []
-    for object_id, masks in masks_by_object.items():
-        rles = [masks.get(k * FRAMES_PER_ANNOTATION, empty) for k in range(num_annotated)]
-        metadata = recompute_metadata(rles, "manual", height * width)
-        masklets.append(
-            Masklet(id=object_id, type="manual", rles=rles, edited_frame_count=len(rles), **vars(metadata))
-        )
     return VideoAnnotations(
         video_id=video_id,
         split=split or annotations_dir.parent.name.removeprefix("sav_"),
@@ -96,7 +87,7 @@ def read_valtest_video(
         height=height,
         width=width,
         environment=None,
-        masklets=masklets,
+        masklets=masklets_from_frame_rles(masks_by_object, num_annotated, (height, width)),
     )
 
 
