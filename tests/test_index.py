@@ -210,7 +210,7 @@ def test_corrupt_json_is_skipped_listed_and_exit_1(dataset: Path, tmp_path: Path
     assert not any(key[:2] == ("sav_000001", "auto") for key in masklets)
 
     corrupt.write_bytes(good)
-    assert main(["index", str(dataset), "--out", str(index_dir), "--workers", "1", "-q"]) == 0
+    assert main(["index", str(dataset), "--out", str(index_dir), "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "(1 read," in out
     assert_index_matches_files(index_dir, dataset)
@@ -302,6 +302,48 @@ def test_bad_query_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("savkit query: error: ") and message in err and err.count("\n") == 1
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("make_args", "message"),
+    [
+        (lambda root, out: [str(root / "missing"), "--out", str(out)], "is not a folder"),
+        (
+            lambda root, out: [
+                str(root / "sav_train" / "sav_000" / "sav_000001_manual.json"),
+                "--out",
+                str(out),
+            ],
+            "is not a folder",
+        ),
+        (
+            lambda root, out: [str(root / "sav_val" / "JPEGImages_24fps"), "--out", str(out)],
+            "no annotations under",
+        ),
+        (lambda root, out: [str(root), "--out", str(out), "--workers", "0"], "workers must be at least 1"),
+        (
+            lambda root, out: [
+                str(root),
+                "--out",
+                str(root / "sav_train" / "sav_000" / "sav_000001_manual.json"),
+            ],
+            "is a file",
+        ),
+    ],
+)
+def test_bad_index_arguments_exit_2(dataset: Path, tmp_path: Path, capsys, make_args, message: str) -> None:
+    out = tmp_path / "index"
+    assert main(["index", *make_args(dataset, out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("savkit index: error: ") and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_annotations_folder_as_root(dataset: Path, tmp_path: Path) -> None:
+    report = build_index(
+        dataset / "sav_val" / "Annotations_6fps", tmp_path / "index", workers=1, progress=False
+    )
+    assert (report.failures, report.videos, report.masklets) == ([], len(VAL_IDS), 2 * len(VAL_IDS))
 
 
 def test_stats_of_a_folder_that_is_not_an_index_exit_2(tmp_path: Path, capsys) -> None:

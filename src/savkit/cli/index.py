@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     index.add_argument(
         "--scheduler", metavar="ADDR", help="Dask distributed scheduler address (e.g. tcp://host:8786)"
     )
-    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
     index.set_defaults(func=run_index)
 
     stats = subparsers.add_parser(
@@ -56,12 +56,13 @@ def run_index(args: argparse.Namespace) -> int:
     report = build_index(
         args.root, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet
     )
-    unchanged = report.sources - len(report.read)
-    print(
-        f"indexed {report.videos:,} videos, {report.masklets:,} masklets from {report.sources:,} sources "
-        f"({len(report.read):,} read, {unchanged:,} unchanged, {len(report.removed):,} removed) "
-        f"in {report.seconds:.1f} s -> {report.index_dir}"
-    )
+    if not args.quiet:
+        unchanged = report.sources - len(report.read)
+        print(
+            f"indexed {report.videos:,} videos, {report.masklets:,} masklets from {report.sources:,} sources "
+            f"({len(report.read):,} read, {unchanged:,} unchanged, {len(report.removed):,} removed) "
+            f"in {report.seconds:.1f} s -> {report.index_dir}"
+        )
     if report.failures:
         print(f"skipped {len(report.failures)} unreadable source(s):", file=sys.stderr)
         for path, reason in report.failures:

@@ -70,6 +70,10 @@ def build_index(
     root, out_dir = Path(root).resolve(), Path(out_dir)
     if not root.is_dir():
         raise SavkitError(f"{root} is not a folder: pass the dataset root holding the annotation files")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SavkitError(f"{out_dir} is a file: pass a folder for the index tables")
+    if workers is not None and workers < 1:
+        raise SavkitError(f"workers must be at least 1, not {workers}")
     scan = scan_root(root)
     if not scan.sources:
         raise SavkitError(

@@ -51,6 +51,9 @@ def json_video_id(name: str) -> tuple[str, str] | None:
 def scan_root(root: Path) -> Scan:
     """Walk ``root`` once and collect its annotation sources and mp4 video ids."""
     scan = Scan()
+    if root.name == ANNOTATIONS_DIR:
+        _add_valtest_videos(scan, root, root)
+        return scan
     folders = [root]
     while folders:
         folder = folders.pop()
