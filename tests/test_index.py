@@ -339,6 +339,13 @@ def test_bad_index_arguments_exit_2(dataset: Path, tmp_path: Path, capsys, make_
     assert not out.exists()
 
 
+def test_symlink_loop_is_walked_once(dataset: Path, tmp_path: Path) -> None:
+    sources = len(list(dataset.rglob("*.json"))) + len(VAL_IDS)
+    (dataset / "sav_train" / "sav_000" / "loop").symlink_to(dataset / "sav_train")
+    report = build_index(dataset, tmp_path / "index", workers=1, progress=False)
+    assert report.sources == sources
+
+
 def test_annotations_folder_as_root(dataset: Path, tmp_path: Path) -> None:
     report = build_index(
         dataset / "sav_val" / "Annotations_6fps", tmp_path / "index", workers=1, progress=False

@@ -54,9 +54,13 @@ def scan_root(root: Path) -> Scan:
     if root.name == ANNOTATIONS_DIR:
         _add_valtest_videos(scan, root, root)
         return scan
-    folders = [root]
+    folders, seen = [root], set()
     while folders:
         folder = folders.pop()
+        identity = (folder.stat().st_dev, folder.stat().st_ino)
+        if identity in seen:  # a symlinked folder met twice (or a symlink loop)
+            continue
+        seen.add(identity)
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.startswith("."):
