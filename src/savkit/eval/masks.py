@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from savkit.errors import SavkitError
@@ -37,7 +38,7 @@ def present_ids(labels: np.ndarray) -> list[int]:
     """The object ids present in a mask (a bool mask holds object 1)."""
     if labels.dtype == bool:
         return [1] if labels.any() else []
-    return [int(i) for i in np.flatnonzero(np.bincount(labels.ravel())) if i]
+    return [int(i) for i in np.flatnonzero(_histogram(labels)) if i]
 
 
 def pixels_per_id(labels: np.ndarray) -> dict[int, int]:
@@ -45,8 +46,15 @@ def pixels_per_id(labels: np.ndarray) -> dict[int, int]:
     if labels.dtype == bool:
         count = int(np.count_nonzero(labels))
         return {1: count} if count else {}
-    counts = np.bincount(labels.ravel())
+    counts = _histogram(labels)
     return {int(i): int(counts[i]) for i in np.flatnonzero(counts) if i}
+
+
+def _histogram(labels: np.ndarray) -> np.ndarray:
+    """Pixel count per value; OpenCV's histogram is 4x faster than np.bincount on uint8 (and exact below 2^24)."""
+    if labels.dtype == np.uint8 and labels.size < 1 << 24:
+        return cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    return np.bincount(labels.ravel())
 
 
 def id_mask(labels: np.ndarray, object_id: int) -> np.ndarray:
