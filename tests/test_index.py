@@ -201,15 +201,20 @@ def test_corrupt_json_is_skipped_listed_and_exit_1(dataset: Path, tmp_path: Path
     corrupt = dataset / "sav_train" / "sav_000" / "sav_000001_auto.json"
     good = corrupt.read_bytes()
     corrupt.write_bytes(good[: len(good) // 2])
+    malformed = dataset / "sav_train" / "sav_000" / "sav_000099_manual.json"
+    malformed.write_text(json.dumps({"video_id": "sav_000099", "masklet": []}))
     index_dir = tmp_path / "index"
     assert main(["index", str(dataset), "--out", str(index_dir), "--workers", "1", "-q"]) == 1
     err = capsys.readouterr().err
-    assert "skipped 1 unreadable source" in err and "sav_train/sav_000/sav_000001_auto.json" in err
+    assert "skipped 2 unreadable source" in err
+    assert "  sav_train/sav_000/sav_000001_auto.json: not valid JSON" in err
+    assert "  sav_train/sav_000/sav_000099_manual.json: field video_duration: expected present" in err
     videos, masklets = index_tables(index_dir)
     assert len(videos) == 5 + len(VAL_IDS) and videos["train", "sav_000001"]["n_auto"] == 0
     assert not any(key[:2] == ("sav_000001", "auto") for key in masklets)
 
     corrupt.write_bytes(good)
+    malformed.unlink()
     assert main(["index", str(dataset), "--out", str(index_dir), "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "(1 read," in out

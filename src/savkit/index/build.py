@@ -110,7 +110,7 @@ def build_index(
         sources=len(scan.sources),
         read=[s.path for s in changed],
         removed=removed,
-        failures=sorted(run.failures),
+        failures=sorted((path, reason.removeprefix(f"{root / path}: ")) for path, reason in run.failures),
         videos=videos.num_rows,
         masklets=pq.read_metadata(out_dir / MASKLETS_FILE).num_rows,
         seconds=time.perf_counter() - start,
