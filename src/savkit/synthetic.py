@@ -132,11 +132,12 @@ def write_valtest_videos(
 
 
 def _masklet_track(blobs: list[dict], empty: dict, num_frames: int, rng: np.random.Generator) -> list[dict]:
-    """Per-frame RLEs of one masklet: one blob, sometimes invisible (runs of empty frames), sometimes late."""
+    """Per-frame RLEs of one masklet: one blob, hidden during 0 to 3 occlusions (runs of empty frames)."""
     blob = blobs[int(rng.integers(len(blobs)))]
-    visible = rng.random(num_frames) > rng.choice([0.0, 0.05, 0.3])
-    if rng.random() < 0.2:
-        visible[: int(rng.integers(1, num_frames // 3))] = False
+    visible = np.ones(num_frames, bool)
+    for _ in range(rng.choice(4, p=[0.6, 0.2, 0.1, 0.1])):
+        start = int(rng.integers(num_frames))
+        visible[start : start + int(rng.integers(1, 20))] = False
     return [blob if shown else empty for shown in visible]
 
 
