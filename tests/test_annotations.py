@@ -213,3 +213,9 @@ def test_corrupt_rle_counts_are_detected_before_decoding():
     with pytest.raises(SavkitError, match="corrupt RLE"):
         rle.decode(wrong)
     assert rle.counts_problem({"size": [24, 17], "counts": "ab\x7f"}) is not None
+    good = [rle.encode(m) for m in masks]
+    cut = {"size": good[3]["size"], "counts": good[3]["counts"][:-1]}
+    batch = [good[0], wrong, {"size": [0, 0], "counts": ""}, cut, {"size": [2, 2], "counts": ""}, *good[1:]]
+    assert rle.counts_problem(cut) is not None
+    expected = [None, rle.counts_problem(wrong), None, rle.counts_problem(cut)]
+    assert rle.counts_problems(batch) == [*expected, "runs cover 0 pixels, not 2 x 2 = 4", *[None] * 19]

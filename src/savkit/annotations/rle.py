@@ -52,41 +52,78 @@ def bbox(rles: list[dict]) -> np.ndarray:
 
 
 def run_lengths(counts: str) -> np.ndarray | None:
-    """The run lengths (0s, 1s, 0s... column-major) in a compressed ``counts`` string; None if it is malformed.
-
-    COCO's compressed format stores each run in 5-bit groups (character - 48; bit 0x20 = more groups follow,
-    bit 0x10 of the last group = negative), and from the fourth run on as a difference to the run two before.
-    """
-    try:
-        data = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-    except UnicodeEncodeError:
-        return None
-    if data.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    last = np.flatnonzero((data & 0x20) == 0)
-    if data.min() < 0 or data.max() > 63 or last.size == 0 or last[-1] != data.size - 1:
-        return None
-    first = np.concatenate(([0], last[:-1] + 1))
-    groups = last - first + 1
-    if groups.max() > 12:  # more than 60 bits: not a run length of any image
-        return None
-    shift = 5 * (np.arange(data.size) - np.repeat(first, groups))
-    runs = np.add.reduceat((data & 0x1F) << shift, first)
-    negative = (data[last] & 0x10) != 0
-    runs[negative] -= np.int64(1) << (5 * groups[negative])
-    runs[3::2] = np.cumsum(runs[1::2])[1:]
-    runs[4::2] = np.cumsum(runs[2::2])[1:]
-    return runs
+    """The run lengths (0s, 1s, 0s... column-major) in one compressed ``counts`` string; None if malformed."""
+    runs, _, malformed = _parse_runs([counts])
+    return None if malformed[0] else runs
 
 
 def counts_problem(rle: dict) -> str | None:
     """Why an RLE's runs do not exactly cover its ``size`` (corrupt or cut ``counts``), or None if they do."""
-    height, width = rle["size"]
-    runs = run_lengths(rle["counts"])
-    if runs is None:
-        return "counts is not a valid compressed RLE string"
-    if runs.size and runs.min() < 0:
-        return "counts has a negative run"
-    if int(runs.sum()) != height * width:
-        return f"runs cover {int(runs.sum())} pixels, not {height} x {width} = {height * width}"
-    return None
+    return counts_problems([rle])[0]
+
+
+def counts_problems(rles: list[dict]) -> list[str | None]:
+    """:func:`counts_problem` of many RLEs, parsed in one vectorised pass (a whole JSON in milliseconds)."""
+    runs, owner, malformed = _parse_runs([r["counts"] for r in rles])
+    totals = np.bincount(owner, weights=runs, minlength=len(rles))
+    negative = np.bincount(owner[runs < 0], minlength=len(rles)) > 0
+    pixels = np.array([h * w for h, w in (r["size"] for r in rles)], dtype=np.int64)
+    problems: list[str | None] = [None] * len(rles)
+    for i in np.flatnonzero(malformed | negative | (totals != pixels)):
+        height, width = rles[i]["size"]
+        if malformed[i]:
+            problems[i] = "counts is not a valid compressed RLE string"
+        elif negative[i]:
+            problems[i] = "counts has a negative run"
+        else:
+            problems[i] = f"runs cover {int(totals[i])} pixels, not {height} x {width} = {height * width}"
+    return problems
+
+
+def _parse_runs(counts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode compressed ``counts`` strings: (run lengths, index of the string of each run, malformed strings).
+
+    COCO's compressed format stores each run in 5-bit groups (character - 48; bit 0x20 = another group follows,
+    bit 0x10 of the last group = negative) and, from the fourth run on, as a difference to the run two before.
+    """
+    count = len(counts)
+    malformed = np.array([not c.isascii() for c in counts], dtype=bool)
+    encoded = [c.encode("ascii", "replace") for c in counts]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=count)
+    string_starts = np.cumsum(lengths) - lengths
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8) - np.uint8(48)  # below "0" wraps above 63
+    if data.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), malformed
+    malformed[np.searchsorted(string_starts, np.flatnonzero(data > 63), side="right") - 1] = True
+    is_last = (data & 0x20) == 0
+    string_ends = (string_starts + lengths - 1)[lengths > 0]
+    malformed[lengths > 0] |= ~is_last[string_ends]
+    is_last[string_ends] = True  # a value cut short ends with its string (the string is malformed anyway)
+    last = np.flatnonzero(is_last)
+    first = np.concatenate(([0], last[:-1] + 1))
+    groups = last - first + 1
+    nonempty = np.flatnonzero(lengths)
+    string_marks = np.zeros(data.size, dtype=np.int64)
+    string_marks[string_starts[nonempty]] = 1
+    owner = nonempty[np.cumsum(string_marks)[last] - 1]  # string index of each run
+    malformed[owner[groups > 12]] = True  # over 60 bits: no image has such a run
+    low = (data & 0x1F).astype(np.int64)
+    runs = low[first]
+    for group in range(1, min(int(groups.max()), 12)):
+        longer = np.flatnonzero(groups > group)
+        runs[longer] |= low[first[longer] + group] << (5 * group)
+    negative = np.flatnonzero(data[last] & 0x10)
+    runs[negative] -= np.int64(1) << (5 * np.minimum(groups[negative], 12))
+    _undo_differences(runs, owner, count)
+    return runs, owner, malformed
+
+
+def _undo_differences(runs: np.ndarray, owner: np.ndarray, count: int) -> None:
+    """In place, within each string: run[m] += run[m - 2] for m > 2, as cumulative sums over odd and even m >= 2."""
+    index = np.arange(runs.size) - np.searchsorted(owner, np.arange(count))[owner]  # run index in its string
+    for chain in (index % 2 == 1, (index % 2 == 0) & (index >= 2)):
+        positions = np.flatnonzero(chain)
+        sums = np.cumsum(runs[positions])
+        chain_owner = owner[positions]
+        chain_starts = np.searchsorted(chain_owner, np.arange(count))
+        runs[positions] = sums - np.concatenate(([0], sums))[chain_starts[chain_owner]]
