@@ -48,25 +48,46 @@ def visibility_metadata(areas: list[int], height: int, width: int) -> dict:
     size_abs = sum(areas) / sum(visible) if any(visible) else 0.0
     bucket = "small" if size_abs < 32**2 else "medium" if size_abs < 96**2 else "large"
     changes = sum(a != b for a, b in zip(visible[first:], visible[first + 1 :], strict=False))
-    return {"size_abs": size_abs, "size_rel": size_abs / (height * width), "size_bucket": bucket,
-            "visibility_changes": changes, "first_appeared_frame": first}  # fmt: skip
+    return {
+        "size_abs": size_abs,
+        "size_rel": size_abs / (height * width),
+        "size_bucket": bucket,
+        "visibility_changes": changes,
+        "first_appeared_frame": first,
+    }
 
 
 def read_independently(root: Path) -> tuple[dict, dict]:
     """(videos, masklets) keyed by (split, video_id) and (video_id, type, masklet_id), straight from the files."""
     videos, masklets = {}, {}
-    for path in sorted(
-        root.rglob("*.json"), key=lambda path: path.name.endswith("_auto.json")
-    ):  # manual first
+    read_train_jsons(root, videos, masklets)
+    read_valtest_folders(root, videos, masklets)
+    return videos, masklets
+
+
+def manual_first(path: Path) -> bool:
+    """Sort key: a video's fields come from its manual JSON, as in the index."""
+    return path.name.endswith("_auto.json")
+
+
+def read_train_jsons(root: Path, videos: dict, masklets: dict) -> None:
+    for path in sorted(root.rglob("*.json"), key=manual_first):
         data = json.loads(path.read_text())
         video_id, masklet_type = path.stem.rsplit("_", 1)
         height, width = int(data["video_height"]), int(data["video_width"])
         video = videos.setdefault(
             ("train", video_id),
-            {"manual": 0, "auto": 0, "environment": data["video_environment"], "duration": data["video_duration"],
-             "frame_count": int(data["video_frame_count"]), "height": height, "width": width,
-             "has_mp4": path.with_name(f"{video_id}.mp4").exists()},
-        )  # fmt: skip
+            {
+                "manual": 0,
+                "auto": 0,
+                "environment": data["video_environment"],
+                "duration": data["video_duration"],
+                "frame_count": int(data["video_frame_count"]),
+                "height": height,
+                "width": width,
+                "has_mp4": path.with_name(f"{video_id}.mp4").exists(),
+            },
+        )
         video[masklet_type] += len(data["masklet_id"])
         for i, masklet_id in enumerate(data["masklet_id"]):
             scores = data["masklet_stability_score"]
@@ -82,6 +103,9 @@ def read_independently(root: Path) -> tuple[dict, dict]:
                 if masklet_type == "auto"
                 else None,
             }
+
+
+def read_valtest_folders(root: Path, videos: dict, masklets: dict) -> None:
     for video_dir in sorted(root.glob("*/Annotations_6fps/*")):
         split = video_dir.parent.parent.name.removeprefix("sav_")
         objects = sorted(video_dir.iterdir())
@@ -96,9 +120,14 @@ def read_independently(root: Path) -> tuple[dict, dict]:
                 **visibility_metadata(areas, height, width),
                 "frame_count": len(pngs),
             }
-        videos[split, video_dir.name] = {"manual": len(objects), "auto": 0, "environment": None,
-                                         "frame_count": len(jpegs), "height": height, "width": width}  # fmt: skip
-    return videos, masklets
+        videos[split, video_dir.name] = {
+            "manual": len(objects),
+            "auto": 0,
+            "environment": None,
+            "frame_count": len(jpegs),
+            "height": height,
+            "width": width,
+        }
 
 
 def index_tables(index_dir: Path) -> tuple[dict, dict]:
@@ -238,7 +267,9 @@ def test_stats_json_counts_distributions(indexed: tuple[Path, Path], capsys) -> 
     for split in ("train", "val"):
         parts = [v for (s, _), v in videos.items() if s == split]
         manual, auto = sum(v["manual"] for v in parts), sum(v["auto"] for v in parts)
-        expected_splits.append({"split": split, "videos": len(parts), "masklets": manual + auto, "manual": manual, "auto": auto})  # fmt: skip
+        expected_splits.append(
+            {"split": split, "videos": len(parts), "masklets": manual + auto, "manual": manual, "auto": auto}
+        )
     assert stats["splits"] == expected_splits
     assert stats["total"]["masklets"] == len(masklets)
 
