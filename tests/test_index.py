@@ -389,9 +389,15 @@ def test_annotations_folder_as_root(dataset: Path, tmp_path: Path) -> None:
     assert (report.failures, report.videos, report.masklets) == ([], len(VAL_IDS), 2 * len(VAL_IDS))
 
 
-def test_stats_of_a_folder_that_is_not_an_index_exit_2(tmp_path: Path, capsys) -> None:
-    assert main(["stats", str(tmp_path)]) == 2
+def test_stats_of_a_folder_that_is_not_an_index_exit_2(
+    indexed: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    assert main(["stats", str(tmp_path / "empty")]) == 2
     assert "is not a savkit index" in capsys.readouterr().err
+    _, index_dir = indexed
+    (index_dir / "masklets.parquet").unlink()
+    assert main(["query", str(index_dir), "SELECT * FROM videos"]) == 2
+    assert "is incomplete (no masklets.parquet)" in capsys.readouterr().err
 
 
 def test_missing_index_extra_says_how_to_install(monkeypatch, tmp_path: Path, capsys) -> None:

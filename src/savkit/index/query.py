@@ -39,6 +39,11 @@ def open_index(index_dir: str | Path) -> duckdb.DuckDBPyConnection:
         ) from None
     if meta.get("format") != FORMAT_VERSION:
         raise SavkitError(f"{index_dir} was built by another savkit version: rebuild it with `savkit index`")
+    missing = [name for name in VIEWS.values() if not (index_dir / name).is_file()]
+    if missing:
+        raise SavkitError(
+            f"{index_dir} is incomplete (no {', '.join(missing)}): rebuild it with `savkit index`"
+        )
     connection = duckdb.connect()
     for view, file_name in VIEWS.items():
         connection.execute(
