@@ -219,3 +219,12 @@ def test_corrupt_rle_counts_are_detected_before_decoding():
     assert rle.counts_problem(cut) is not None
     expected = [None, rle.counts_problem(wrong), None, rle.counts_problem(cut)]
     assert rle.counts_problems(batch) == [*expected, "runs cover 0 pixels, not 2 x 2 = 4", *[None] * 19]
+
+
+def test_a_video_without_masklets_round_trips(tmp_path: Path, sample_dir: Path):
+    annotations = read_sav_json(sample_dir / "sav_000001_auto.json")
+    annotations.masklets = []
+    write_sav_json(tmp_path / "empty_auto.json", annotations, "auto")
+    data = json.loads((tmp_path / "empty_auto.json").read_text())
+    assert (data["masklet_num"], len(data["masklet"]), data["masklet_stability_score"]) == (0, 121, [])
+    assert read_sav_json(tmp_path / "empty_auto.json") == annotations

@@ -133,6 +133,13 @@ def _more(count: int) -> str:
     return f" (+{count - 1} more)" if count > 1 else ""
 
 
+def _reported_once(
+    file: str, field: str, expected: str, findings: list[str], severity: str = ERROR
+) -> list[Problem]:
+    """A problem repeated over many items (frames, videos, names) as one row: the first finding and a count."""
+    return [Problem(file, field, expected, findings[0] + _more(len(findings)), severity)] if findings else []
+
+
 # ------------------------------------------------------------------------------------------- train JSON files
 
 
@@ -374,29 +381,13 @@ def _plan_valtest(path: Path) -> list[Check]:
 def _video_list_problems(video_list: Path, video_ids: list[str]) -> list[Problem]:
     """``sav_val.txt`` names exactly the videos that have annotations."""
     listed = video_list.read_text().split()
-    problems = []
-    missing = sorted(set(listed) - set(video_ids))
-    if missing:
-        problems.append(
-            Problem(
-                str(video_list),
-                "video ids",
-                f"a folder in {ANNOTATIONS_DIR}",
-                f"none for {missing[0]}{_more(len(missing))}",
-            )
-        )
-    unlisted = sorted(set(video_ids) - set(listed))
-    if unlisted:
-        problems.append(
-            Problem(
-                str(video_list),
-                "video ids",
-                "every annotated video listed",
-                f"{unlisted[0]} not listed{_more(len(unlisted))}",
-                WARNING,
-            )
-        )
-    return problems
+    missing = [f"none for {video_id}" for video_id in sorted(set(listed) - set(video_ids))]
+    unlisted = [f"{video_id} not listed" for video_id in sorted(set(video_ids) - set(listed))]
+    file = str(video_list)
+    return [
+        *_reported_once(file, "video ids", f"a folder in {ANNOTATIONS_DIR}", missing),
+        *_reported_once(file, "video ids", "every annotated video listed", unlisted, WARNING),
+    ]
 
 
 def _check_valtest_video(video_dir: Path, jpeg_dir: Path) -> list[Problem]:
@@ -411,11 +402,8 @@ def _check_valtest_video(video_dir: Path, jpeg_dir: Path) -> list[Problem]:
             continue
         frames, bad_names = _annotated_frames(folder)
         objects[folder] = frames
-        if bad_names:
-            expected = "{frame:05d}.png with frame a multiple of 4"
-            problems.append(
-                Problem(str(folder), "(file name)", expected, bad_names[0] + _more(len(bad_names)))
-            )
+        expected = "{frame:05d}.png with frame a multiple of 4"
+        problems += _reported_once(str(folder), "(file name)", expected, bad_names)
     if not objects:
         return [
             *problems,
@@ -445,32 +433,25 @@ def _annotated_frames(folder: Path) -> tuple[list[int], list[str]]:
 def _frame_coverage_problems(objects: dict[Path, list[int]]) -> list[Problem]:
     """Every object folder of a video has a PNG on every annotated frame of the video."""
     all_frames = sorted({f for frames in objects.values() for f in frames})
-    problems = []
-    for folder, frames in objects.items():
-        missing = sorted(set(all_frames) - set(frames))
-        if missing:
-            expected = f"the {len(all_frames)} annotated frames of the other objects"
-            problems.append(
-                Problem(str(folder), "frames", expected, f"no {missing[0]:05d}.png{_more(len(missing))}")
-            )
-    return problems
+    expected = f"the {len(all_frames)} annotated frames of the other objects"
+    return [
+        problem
+        for folder, frames in objects.items()
+        for problem in _reported_once(
+            str(folder),
+            "frames",
+            expected,
+            [f"no {f:05d}.png" for f in sorted(set(all_frames) - set(frames))],
+        )
+    ]
 
 
 def _jpeg_size(jpeg_dir: Path, frames: list[int]) -> tuple[tuple[int, int] | None, list[Problem]]:
     """(height, width) of the video's first JPEG, and problems: no JPEG folder, annotated frames without JPEG."""
     if not jpeg_dir.is_dir():
         return None, [Problem(str(jpeg_dir), "(folder)", "present", "missing")]
-    problems = []
-    missing = [f for f in frames if not (jpeg_dir / f"{f:05d}.jpg").is_file()]
-    if missing:
-        problems.append(
-            Problem(
-                str(jpeg_dir),
-                "frames",
-                "a JPEG for every annotated frame",
-                f"no {missing[0]:05d}.jpg{_more(len(missing))}",
-            )
-        )
+    missing = [f"no {f:05d}.jpg" for f in frames if not (jpeg_dir / f"{f:05d}.jpg").is_file()]
+    problems = _reported_once(str(jpeg_dir), "frames", "a JPEG for every annotated frame", missing)
     first = next(iter(sorted(jpeg_dir.glob("*.jpg"))), None)
     if first is None:
         return None, problems

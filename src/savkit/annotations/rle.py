@@ -29,8 +29,8 @@ def encode(mask: np.ndarray) -> dict:
 def decode(rle: dict) -> np.ndarray:
     """Decode one COCO RLE to a C-contiguous boolean (height, width) array.
 
-    The runs are checked first (about 5% of the decoding time): pycocotools writes past its buffer when the
-    runs of a corrupt ``counts`` add up to more than height x width.
+    The runs are checked first (~0.1 ms, a sixth of decoding an 848x480 mask): pycocotools writes past its
+    buffer when the runs of a corrupt ``counts`` add up to more than height x width.
     """
     problem = counts_problem(rle)
     if problem:
