@@ -89,7 +89,7 @@ def load_json(path: str | os.PathLike) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SavkitError(
-            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}; truncated download?); "
+            f"{path}: not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}; truncated download?); "
             "download the file again"
         ) from None
 
