@@ -241,12 +241,14 @@ def obj(val: Path, object_id: int) -> Path:
 def test_clean_valtest_folder_passes(capsys, val: Path):
     assert run_validate(capsys, val) == (0, "")
     assert run_validate(capsys, val / "Annotations_6fps") == (0, "")
+    assert run_validate(capsys, val / "Annotations_6fps" / "v1") == (0, "")
 
 
 def test_object_folders_must_cover_the_same_frames(capsys, val: Path):
     (obj(val, 1) / "00008.png").unlink()
-    code, out = run_validate(capsys, val)
-    assert code == 1 and has_row(out, "error", "001", "frames", "no 00008.png")
+    for path in (val, val / "Annotations_6fps" / "v1"):
+        code, out = run_validate(capsys, path)
+        assert code == 1 and has_row(out, "error", "001", "frames", "no 00008.png")
 
 
 def test_pngs_must_be_binary_and_of_the_jpeg_size(capsys, val: Path):

@@ -111,6 +111,8 @@ def _plan(path: Path, lenient: bool) -> list[Check]:
         if path.suffix != ".json":
             return [_planned_problem(str(path), "(path)", "a .json file or a folder", path.suffix)]
         return [Check(str(path), _check_json_file, (path, lenient))]
+    if path.parent.name == ANNOTATIONS_DIR:  # one val/test video
+        return [Check(str(path), _check_valtest_video, (path, valtest_dirs(path.parent)[1] / path.name))]
     if path.name == ANNOTATIONS_DIR or (path / ANNOTATIONS_DIR).is_dir() or (path / JPEG_DIR).is_dir():
         return _plan_valtest(path)
     return _plan_train(path, lenient)
