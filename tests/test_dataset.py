@@ -2,49 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SAMPLE_DIR
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.png import write_png
 from savkit.io.video import write_video
-from video_samples import index_frame, painted_colours_match, read_index, write_sample_video
-
-VIDEO_ID = "sav_000001"
+from video_samples import (
+    VIDEO_ID,
+    index_frame,
+    painted_colours_match,
+    painted_sample_video,
+    read_index,
+    train_folder,
+)
 
 
 @pytest.fixture(scope="module")
 def painted_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 483-frame 24 fps mp4 painted from the real sample's manual masks (see video_samples)."""
-    manual = SAMPLE_DIR / f"{VIDEO_ID}_manual.json"
-    if not manual.is_file():
-        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
-    return write_sample_video(tmp_path_factory.mktemp("painted") / f"{VIDEO_ID}.mp4", manual)
-
-
-def train_folder(root: Path, sample_dir: Path, video: Path | None, edit=None) -> Path:
-    """A train folder as the tar files unpack (files one level down); ``edit(data)`` changes both JSONs."""
-    folder = root / "sav_000"
-    folder.mkdir(parents=True)
-    for kind in ("manual", "auto"):
-        name = f"{VIDEO_ID}_{kind}.json"
-        if edit is None:
-            os.symlink(sample_dir / name, folder / name)
-        else:
-            data = json.loads((sample_dir / name).read_text())
-            edit(data)
-            (folder / name).write_text(json.dumps(data))
-    if video is not None:
-        os.symlink(video, folder / f"{VIDEO_ID}.mp4")
-    return root
+    return painted_sample_video(tmp_path_factory)
 
 
 @pytest.fixture

@@ -10,15 +10,19 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from pycocotools import mask as mask_utils
 
+from conftest import SAMPLE_DIR
 from savkit.io.video import write_video
 
+VIDEO_ID = "sav_000001"
 INDEX_BITS = 10
 STRIPE_WIDTH = 8
 COLOURS = np.array(
@@ -55,20 +59,22 @@ def masklet_colour(masklet_id: int, k: int) -> np.ndarray:
     return COLOURS[(masklet_id + k) % len(COLOURS)]
 
 
-def painted_colours_match(
-    rgb: np.ndarray, masks: dict[int, np.ndarray], k: int, tolerance: float = 40
-) -> bool:
-    """Whether each masklet's own pixels (away from edges and other masklets) show ``masklet_colour(id, k)``.
+def painted_colours_match(rgb: np.ndarray, masks: dict[int, np.ndarray], k: int) -> bool:
+    """Whether each masklet's own pixels show the colour it is painted with on annotated frame k."""
+    return colours_match(rgb, masks, {masklet_id: masklet_colour(masklet_id, k) for masklet_id in masks})
 
-    Masklets with fewer than 50 such pixels on this frame are not judged; a frame with none judged fails.
+
+def colours_match(rgb: np.ndarray, masks: dict, colours: dict, tolerance: float = 40) -> bool:
+    """Whether each mask's own pixels (away from edges and other masks) show its colour in ``colours``.
+
+    Masks with fewer than 50 such pixels on this frame are not judged; a frame with none judged fails.
     """
     union = np.sum([m for m in masks.values()], axis=0)
     judged = []
-    for masklet_id, mask in masks.items():
+    for key, mask in masks.items():
         own = cv2.erode((mask & (union == 1)).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
         if own.sum() >= 50:
-            error = np.abs(rgb[own].mean(axis=0) - masklet_colour(masklet_id, k)).max()
-            judged.append(error < tolerance)
+            judged.append(np.abs(rgb[own].mean(axis=0) - colours[key]).max() < tolerance)
     return bool(judged) and all(judged)
 
 
@@ -97,3 +103,33 @@ def write_sample_video(path: Path, manual_json: Path) -> Path:
     """The 24 fps sample mp4 (483 frames, 480x848) painted from the manual masks of the real sample."""
     write_video(path, sample_frames(manual_json), fps=24, crf=20, preset="ultrafast")
     return path
+
+
+def require_sample() -> Path:
+    """The real sample folder, for module-scoped fixtures (which cannot use ``sample_dir``); skips if absent."""
+    if not (SAMPLE_DIR / f"{VIDEO_ID}_manual.json").is_file():
+        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
+    return SAMPLE_DIR
+
+
+def painted_sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """For a module-scoped fixture: the painted sample mp4, or a skip when the real sample is absent."""
+    manual = require_sample() / f"{VIDEO_ID}_manual.json"
+    return write_sample_video(tmp_path_factory.mktemp("painted") / f"{VIDEO_ID}.mp4", manual)
+
+
+def train_folder(root: Path, sample_dir: Path, video: Path | None, edit=None) -> Path:
+    """A train folder as the tar files unpack (files one level down); ``edit(data)`` changes both JSONs."""
+    folder = root / "sav_000"
+    folder.mkdir(parents=True)
+    for kind in ("manual", "auto"):
+        name = f"{VIDEO_ID}_{kind}.json"
+        if edit is None:
+            os.symlink(sample_dir / name, folder / name)
+        else:
+            data = json.loads((sample_dir / name).read_text())
+            edit(data)
+            (folder / name).write_text(json.dumps(data))
+    if video is not None:
+        os.symlink(video, folder / f"{VIDEO_ID}.mp4")
+    return root

@@ -213,7 +213,7 @@ class Dataset:
     def _report(self, message: str) -> None:
         """A mismatch is an error, or a warning in lenient mode (to get through a damaged file)."""
         if not self.lenient:
-            raise SavkitError(f"{message}, or use lenient mode to continue")
+            raise SavkitError(f"{message}, or pass --lenient (lenient=True) to get through")
         warnings.warn(message, stacklevel=3)
 
     def _unknown_id_message(self, video_id: str) -> str:

@@ -10,12 +10,12 @@ import argparse
 import sys
 
 from savkit import __version__
-from savkit.cli import convert, demo, eval_cmd, index, validate
+from savkit.cli import convert, demo, eval_cmd, index, render, show, validate
 from savkit.errors import SavkitError
 
 DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F, typed annotations, streaming video, conversion at scale, a queryable index."
 
-COMMANDS = [demo, eval_cmd, convert, validate, index]
+COMMANDS = [demo, eval_cmd, convert, validate, index, show, render]
 
 
 def build_parser() -> argparse.ArgumentParser:

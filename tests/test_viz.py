@@ -1,0 +1,249 @@
+"""savkit.viz and the `show` / `render` commands: colours, overlay drawing, frame alignment, CLI errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from savkit.cli import main
+from savkit.dataset import Dataset
+from savkit.errors import SavkitError
+from savkit.io.video import VideoReader
+from savkit.viz import (
+    OverlayStyle,
+    masklet_colour,
+    neutral_background,
+    overlay_frame,
+    prepare_overlay,
+    render_video,
+    write_image,
+)
+from video_samples import (
+    VIDEO_ID,
+    colours_match,
+    painted_colours_match,
+    painted_sample_video,
+    require_sample,
+    train_folder,
+    write_sample_video,
+)
+
+PLAIN = OverlayStyle(alpha=1.0, contours=False, labels=False)
+INVISIBLE = OverlayStyle(alpha=0.0, contours=False, labels=False)
+
+
+@pytest.fixture(scope="module")
+def painted_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return painted_sample_video(tmp_path_factory)
+
+
+@pytest.fixture
+def train_root(tmp_path: Path, sample_dir: Path, painted_video: Path) -> Path:
+    return train_folder(tmp_path / "data", sample_dir, painted_video)
+
+
+def first_20_annotated_frames(data: dict) -> None:
+    data["masklet"] = data["masklet"][:20]
+    data["video_frame_count"] = 80.0
+    if data["masklet_type"][0] == "auto":
+        data["masklet_stability_score"] = data["masklet_stability_score"][:20]
+
+
+@pytest.fixture(scope="module")
+def short_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample cut to its first 80 video frames (20 annotated), painted likewise: renders stay quick."""
+    root = train_folder(
+        tmp_path_factory.mktemp("short"), require_sample(), None, edit=first_20_annotated_frames
+    )
+    write_sample_video(root / "sav_000" / f"{VIDEO_ID}.mp4", root / "sav_000" / f"{VIDEO_ID}_manual.json")
+    return root
+
+
+def viz_colours(masks: dict) -> dict:
+    return {key: masklet_colour(*key) for key in masks}
+
+
+def square_masks() -> dict[tuple[str, int], np.ndarray]:
+    manual, auto = np.zeros((60, 80), bool), np.zeros((60, 80), bool)
+    manual[10:40, 10:40] = True
+    auto[20:50, 30:70] = True
+    return {("manual", 3): manual, ("auto", 3): auto}
+
+
+def test_colours_are_deterministic_and_distinct_per_type() -> None:
+    manual = [masklet_colour("manual", i) for i in range(20)]
+    auto = [masklet_colour("auto", i) for i in range(20)]
+    assert manual == [masklet_colour("manual", i) for i in range(20)]
+    assert len(set(manual)) == 20 and len(set(auto)) == 20 and not set(manual) & set(auto)
+    assert all(max(c) - min(c) > 150 for c in manual) and all(max(c) - min(c) < 120 for c in auto)
+
+
+def test_fill_blends_with_alpha_and_leaves_the_rest_alone() -> None:
+    masks = square_masks()
+    background = np.full((60, 80, 3), 40, np.uint8)
+    drawn = prepare_overlay(masks, (60, 80), OverlayStyle(alpha=0.25, contours=False, labels=False)).draw(
+        background
+    )
+    manual_colour, auto_colour = np.array(masklet_colour("manual", 3)), np.array(masklet_colour("auto", 3))
+    only_manual = 40 * 0.75 + manual_colour * 0.25
+    both = only_manual * 0.75 + auto_colour * 0.25
+    assert np.abs(drawn[15, 15] - only_manual).max() <= 0.5
+    assert np.abs(drawn[30, 35] - both).max() <= 0.5
+    assert (drawn[55, 5] == 40).all() and (drawn[5, 75] == 40).all()
+
+
+def test_contours_sit_on_the_border_and_labels_inside() -> None:
+    masks = {("manual", 3): square_masks()[("manual", 3)]}
+    background = np.zeros((60, 80, 3), np.uint8)
+    contours = prepare_overlay(masks, (60, 80), OverlayStyle(alpha=0.0, labels=False)).draw(background)
+    assert (contours[10, 20] == masklet_colour("manual", 3)).all() and (contours[25, 25] == 0).all()
+    labelled = prepare_overlay(masks, (60, 80), OverlayStyle(alpha=0.0, contours=False)).draw(background)
+    white = np.argwhere((labelled > 180).all(axis=2))
+    assert len(white) > 10 and (white.min(axis=0) >= 10).all() and (white.max(axis=0) < 40).all()
+    assert np.abs(white.mean(axis=0) - 24.5).max() < 4, "the label is centred on the innermost point"
+
+
+def test_overlay_is_drawn_on_video_frame_4k(train_root: Path) -> None:
+    dataset = Dataset(train_root)
+    for k in (0, 37, 120):
+        frame = dataset.frame(VIDEO_ID, 4 * k)
+        assert np.array_equal(overlay_frame(dataset, VIDEO_ID, k, style=INVISIBLE), frame)
+        manual = {key[1]: mask for key, mask in dataset.annotations(VIDEO_ID).masks(k, type="manual").items()}
+        assert painted_colours_match(overlay_frame(dataset, VIDEO_ID, k, style=INVISIBLE), manual, k)
+
+
+def test_without_video_masks_are_drawn_on_grey(tmp_path: Path, sample_dir: Path) -> None:
+    root = train_folder(tmp_path, sample_dir, video=None)
+    drawn = overlay_frame(root, VIDEO_ID, 5, type="auto", ids=[1], style=PLAIN)
+    masks = Dataset(root).annotations(VIDEO_ID).masks(5, type="auto", ids=[1])
+    outside = ~masks[("auto", 1)]
+    assert np.array_equal(drawn[outside], neutral_background(848, 480)[outside])
+    assert (drawn[masks[("auto", 1)]] == masklet_colour("auto", 1)).all()
+
+
+def test_bad_selection_and_frame_are_errors(train_root: Path) -> None:
+    with pytest.raises(SavkitError, match=r"no manual masklet with id 7; its ids are \[0, 1, 2, 3, 4\]"):
+        overlay_frame(train_root, VIDEO_ID, 0, type="manual", ids=[7])
+    with pytest.raises(SavkitError, match=r"annotated frame 121 is out of range .* \(0\.\.120"):
+        overlay_frame(train_root, VIDEO_ID, 121)
+
+
+def test_render_at_6_fps_keeps_the_annotated_frames_in_order(short_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "overlay.mp4"
+    assert (
+        render_video(short_root, VIDEO_ID, out, fps=6, type="manual", style=INVISIBLE, progress=False) == 20
+    )
+    annotations = Dataset(short_root).annotations(VIDEO_ID)
+    with VideoReader(out) as reader:
+        assert (reader.count_frames(), reader.fps, reader.width, reader.height) == (20, 6.0, 480, 848)
+        for k in (3, 11, 19):
+            manual = {key[1]: mask for key, mask in annotations.masks(k, type="manual").items()}
+            assert painted_colours_match(reader.frame(k), manual, k)
+
+
+def test_render_at_24_fps_holds_each_annotation_over_its_four_frames(
+    short_root: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "overlay.mp4"
+    assert render_video(short_root, VIDEO_ID, out, type="manual", style=PLAIN, progress=False) == 80
+    masks = Dataset(short_root).annotations(VIDEO_ID).masks(12, type="manual")
+    with VideoReader(out) as reader:
+        assert reader.fps == 24.0
+        assert all(colours_match(reader.frame(i), masks, viz_colours(masks)) for i in (48, 49, 51))
+        assert not colours_match(reader.frame(52), masks, viz_colours(masks))
+
+
+def test_write_image_round_trip_and_bad_suffix(tmp_path: Path) -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (9, 7, 3), dtype=np.uint8)
+    write_image(tmp_path / "a.png", rgb)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), rgb)
+    with pytest.raises(SavkitError, match="use .png or .jpg"):
+        write_image(tmp_path / "a.tiff", rgb)
+
+
+def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_show_writes_the_overlay(train_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "frame.png"
+    code, stdout, _ = run_cli(capsys, "show", train_root, VIDEO_ID, "--frame", 12, "--manual", "--out", out)
+    assert (code, stdout.strip()) == (0, f"wrote {out}: {VIDEO_ID} annotated frame 12 (video frame 48)")
+    expected = overlay_frame(train_root, VIDEO_ID, 12, type="manual")
+    assert np.array_equal(np.asarray(Image.open(out)), expected)
+
+
+def test_cli_render_gif(short_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "overlay.gif"
+    args = ("render", short_root, VIDEO_ID, "--auto", "--masklets", "1,5", "--fps", 6, "--out", out, "-q")
+    code, stdout, stderr = run_cli(capsys, *args)
+    assert (code, stdout.strip(), stderr) == (0, f"wrote {out}: 20 frames of {VIDEO_ID}", "")
+    with VideoReader(out) as reader:
+        assert (reader.count_frames(), reader.width, reader.height) == (20, 480, 848)
+
+
+def test_cli_missing_mp4_draws_on_neutral_background(
+    tmp_path: Path, sample_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, out = train_folder(tmp_path / "data", sample_dir, video=None), tmp_path / "frame.png"
+    code, _, stderr = run_cli(capsys, "show", root, VIDEO_ID, "--frame", 0, "--out", out)
+    assert code == 0 and stderr.count("\n") == 1
+    assert f"no video frames for {VIDEO_ID}" in stderr and "neutral background" in stderr
+    image = np.asarray(Image.open(out))
+    assert np.array_equal(image, overlay_frame(root, VIDEO_ID, 0))
+    covered = np.any(list(Dataset(root).annotations(VIDEO_ID).masks(0).values()), axis=0)
+    assert (image[~covered] == 128).all(axis=1).mean() > 0.97, (
+        "outside the masks: grey, but contours and labels"
+    )
+
+
+def corrupt_mp4(root: Path, painted_video: Path) -> None:
+    mp4 = root / "sav_000" / f"{VIDEO_ID}.mp4"
+    mp4.unlink()
+    mp4.write_bytes(painted_video.read_bytes()[:5000])
+
+
+def truncate_manual_json(root: Path, sample_dir: Path) -> None:
+    json_path = root / "sav_000" / f"{VIDEO_ID}_manual.json"
+    json_path.unlink()
+    json_path.write_text((sample_dir / json_path.name).read_text()[:20000])
+
+
+@pytest.mark.parametrize(
+    ("command", "break_it", "video_id", "message"),
+    [
+        ("show", None, "sav_000002", "video 'sav_000002' is not in"),
+        ("render", None, "sav_000002", "video 'sav_000002' is not in"),
+        ("show", truncate_manual_json, VIDEO_ID, "sav_000001_manual.json: not valid JSON"),
+        ("render", truncate_manual_json, VIDEO_ID, "sav_000001_manual.json: not valid JSON"),
+        ("show", corrupt_mp4, VIDEO_ID, "sav_000001.mp4: not a readable video"),
+        ("render", corrupt_mp4, VIDEO_ID, "sav_000001.mp4: not a readable video"),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_code_2(
+    train_root: Path,
+    tmp_path: Path,
+    sample_dir: Path,
+    painted_video: Path,
+    capsys: pytest.CaptureFixture,
+    command: str,
+    break_it,
+    video_id: str,
+    message: str,
+) -> None:
+    if break_it is truncate_manual_json:
+        break_it(train_root, sample_dir)
+    elif break_it is corrupt_mp4:
+        break_it(train_root, painted_video)
+    out = tmp_path / ("frame.png" if command == "show" else "overlay.mp4")
+    extra = ("--frame", 3) if command == "show" else ("-q",)
+    code, stdout, stderr = run_cli(capsys, command, train_root, video_id, *extra, "--out", out)
+    assert (code, stdout) == (2, "")
+    assert stderr.startswith(f"savkit {command}: error: ") and stderr.count("\n") == 1
+    assert message in stderr
+    assert not out.exists()
