@@ -17,7 +17,6 @@ import argparse
 import json
 import shutil
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from savkit.validate import validate_paths
+from timing import best_times
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sav_train_sample"
 
@@ -57,16 +57,6 @@ def decode_all_masks(jsons: list[Path]) -> int:
     return checked
 
 
-def best_of(rounds: int, methods: dict) -> dict[str, float]:
-    best = dict.fromkeys(methods, float("inf"))
-    for _ in range(rounds):
-        for name, run in methods.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=20)
@@ -77,13 +67,11 @@ def main() -> None:
     try:
         jsons = make_folder(root, args.videos)
         assert validate_jsons(jsons) == 0, "the copied sample must validate cleanly"
-        best = best_of(
-            args.rounds,
-            {
-                "validate JSONs": lambda: validate_jsons(jsons),
-                "decode all masks": lambda: decode_all_masks(jsons),
-            },
-        )
+        methods = {
+            "validate JSONs": lambda: validate_jsons(jsons),
+            "decode all masks": lambda: decode_all_masks(jsons),
+        }
+        best = best_times(methods, args.rounds)
     finally:
         shutil.rmtree(root)
     print(
