@@ -26,6 +26,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +103,9 @@ def run_tasks(
 ) -> RunReport:
     """Call the picklable top-level ``func(item)`` for every item; failures are recorded, never raised.
 
-    ``workers``: local processes (default: all cores; 1 runs in this process). ``scheduler``: address of an
-    existing Dask distributed scheduler (or a ``distributed.Client``), which takes precedence over ``workers``.
-    ``key(item)`` names an item in the report (default: the item itself).
+    ``workers``: local processes (default: ``available_cores()``; 1 runs in this process). ``scheduler``: the
+    address of an existing Dask distributed scheduler (or a ``distributed.Client``); it takes precedence over
+    ``workers``. ``key(item)`` names an item in the report (default: the item itself).
     """
     if workers is not None and workers < 1:
         raise SavkitError(f"the number of workers must be >= 1, got {workers}")
@@ -124,13 +125,20 @@ def run_tasks(
 
         if scheduler is not None:
             _run_on_dask(func, items, scheduler, record)
-        elif (workers or os.cpu_count() or 1) == 1 or len(items) <= 1:
+        elif (workers or available_cores()) == 1 or len(items) <= 1:
             for index, item in enumerate(items):
                 record(index, *_call(func, item))
         else:
-            _run_in_processes(func, items, workers or os.cpu_count() or 1, record)
+            _run_in_processes(func, items, workers or available_cores(), record)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def available_cores() -> int:
+    """Cores this process may use (the affinity mask of a container or batch job), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def one_line_reason(exc: BaseException) -> str:
@@ -174,7 +182,7 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
     """Feed ``todo`` to a fresh pool (a bounded window in flight) until done or broken; return the broken items."""
     in_flight: dict[Future, tuple[int, Any]] = {}
     broken: list[tuple[int, Any]] = []
-    with ProcessPoolExecutor(workers, mp_context=_process_context()) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_process_context(func)) as pool:
         while todo or in_flight:
             while todo and not broken and len(in_flight) < 2 * workers:
                 entry = todo.popleft()
@@ -195,10 +203,16 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
     return broken
 
 
-def _process_context() -> multiprocessing.context.BaseContext:
-    """Workers start from a clean server process (not a fork of a possibly multi-threaded parent)."""
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method)
+def _process_context(func: Callable[[Any], Any]) -> multiprocessing.context.BaseContext:
+    """Workers fork from a clean server process (not from a possibly multi-threaded parent).
+
+    The server imports ``func``'s module once (numpy, PyAV, OpenCV...), so a worker starts in milliseconds.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([func.__module__])
+    return context
 
 
 def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, record: Record) -> None:
@@ -213,7 +227,9 @@ def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, r
     except OSError as exc:
         raise SavkitError(f"cannot connect to the Dask scheduler {scheduler}: {exc}") from None
     try:
-        futures = {client.submit(_call, func, item, pure=False): index for index, item in enumerate(items)}
+        futures = dict(
+            zip(client.map(partial(_call, func), items, pure=False), range(len(items)), strict=True)
+        )
         for future in distributed.as_completed(futures):
             index = futures.pop(future)
             if future.status == "error":

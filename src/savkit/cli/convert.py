@@ -1,4 +1,6 @@
-"""``savkit extract-frames``, ``export-masks``, ``import-masks``: dataset-scale conversions, one task per video, local processes or a Dask cluster.
+"""``savkit extract-frames``, ``export-masks``, ``import-masks``: dataset-scale conversions.
+
+One task per video, in local processes or on a Dask cluster.
 
 Every command prints a one-line summary (videos, files, bytes, seconds), lists failed videos with their reasons
 on stderr and exits 1 if any video failed.
@@ -16,14 +18,15 @@ from savkit.parallel import RunReport, Summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    frames = subparsers.add_parser(
+    frames = _add_command(
+        subparsers,
         "extract-frames",
-        help="every mp4 under SRC -> OUT/{video_id}/{index:05d}.jpg (24 fps frame index)",
-        description="Extract JPEG frames of every mp4 under SRC (recursively), named by their 24 fps frame index "
+        _extract_frames,
+        "every mp4 under SRC -> OUT/{video_id}/{index:05d}.jpg (24 fps frame index)",
+        "Extract JPEG frames of every mp4 under SRC (recursively), named by their 24 fps frame index "
         "(00000, 00004, ... with --every 4, the val/test JPEGImages_24fps layout). Resumable.",
+        src_help="folder searched recursively for .mp4 files (or one .mp4)",
     )
-    frames.add_argument("src", metavar="SRC", help="folder searched recursively for .mp4 files (or one .mp4)")
-    frames.add_argument("out", metavar="OUT", help="output folder")
     frames.add_argument("--every", type=int, default=1, metavar="N", help="keep every N-th frame (default 1)")
     frames.add_argument(
         "--quality",
@@ -32,41 +35,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="Q",
         help=f"JPEG quality 1-100 ({DEFAULT_QUALITY})",
     )
-    _add_run_options(frames)
-    frames.set_defaults(func=_extract_frames)
 
-    export = subparsers.add_parser(
+    export = _add_command(
+        subparsers,
         "export-masks",
-        help="SA-V JSONs -> PNG masks (val/test layout or DAVIS)",
-        description="Write the masks of every {video_id}_{type}.json under SRC as PNGs: --layout sav gives "
+        _export_masks,
+        "SA-V JSONs -> PNG masks (val/test layout or DAVIS)",
+        "Write the masks of every {video_id}_{type}.json under SRC as PNGs: --layout sav gives "
         "OUT/{video_id}/{obj:03d}/{frame:05d}.png (0/255, the val/test Annotations_6fps layout), --layout davis "
         "one label PNG per annotated frame (DAVIS palette; where objects overlap the lowest object number wins, "
         "manual before auto). Resumable.",
+        src_help="folder searched recursively for SA-V JSONs (or one JSON)",
     )
-    export.add_argument("src", metavar="SRC", help="folder searched recursively for SA-V JSONs (or one JSON)")
-    export.add_argument("out", metavar="OUT", help="output folder")
     export.add_argument("--type", choices=TYPE_CHOICES, default="manual", help="masklets to export (manual)")
     export.add_argument("--layout", choices=LAYOUTS, default="sav", help="PNG layout (sav)")
-    _add_run_options(export)
-    export.set_defaults(func=_export_masks)
 
-    imports = subparsers.add_parser(
+    imports = _add_command(
+        subparsers,
         "import-masks",
-        help="PNG masks (sav or DAVIS layout) -> one SA-V JSON per video",
-        description="Turn every video folder of SRC (object folders of 0/255 PNGs, or DAVIS label PNGs; named by "
+        _import_masks,
+        "PNG masks (sav or DAVIS layout) -> one SA-V JSON per video",
+        "Turn every video folder of SRC (object folders of 0/255 PNGs, or DAVIS label PNGs; named by "
         "24 fps frame index 00000, 00004, ...) into OUT/{video_id}_{type}.json with COCO RLE masklets. Resumable.",
+        src_help="folder holding one mask folder per video",
     )
-    imports.add_argument("src", metavar="SRC", help="folder holding one mask folder per video")
-    imports.add_argument("out", metavar="OUT", help="output folder for the JSONs")
     imports.add_argument(
         "--type", choices=MASKLET_TYPES, default="manual", help="masklet type to write (manual)"
     )
     imports.add_argument("--split", default="unknown", help="video_split stored in the JSONs (unknown)")
-    _add_run_options(imports)
-    imports.set_defaults(func=_import_masks)
 
 
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
+def _add_command(
+    subparsers: argparse._SubParsersAction, name: str, func, help: str, description: str, src_help: str
+) -> argparse.ArgumentParser:
+    """A per-video command: SRC, OUT and the options every run shares (workers, scheduler, overwrite, quiet)."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.add_argument("src", metavar="SRC", help=src_help)
+    parser.add_argument("out", metavar="OUT", help="output folder")
     parser.add_argument(
         "--workers", type=int, default=None, metavar="N", help="local processes (default: cores)"
     )
@@ -78,6 +83,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="redo videos already complete in OUT")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    parser.set_defaults(func=func)
+    return parser
 
 
 def _run_options(args: argparse.Namespace) -> dict:

@@ -82,7 +82,7 @@ def extract_frames(
 
 
 def extract_video_frames(task: FramesTask) -> VideoStats:
-    """Extract one video into ``out_dir/video_id`` (skipped if complete); the per-video task of ``extract_frames``."""
+    """Extract one video into ``out_dir/video_id`` (skipped if complete): the task of ``extract_frames``."""
 
     def write(folder: Path) -> None:
         with VideoReader(task.video) as reader:
@@ -120,7 +120,7 @@ def _write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
 def _check_complete(task: FramesTask, last_index: int, announced: int) -> None:
     """A truncated mp4 decodes fewer frames than its header announces: a failure, not a short output.
 
-    Only every ``every``-th frame is seen, so the decoded count is known to lie in (last_index, last_index + every].
+    Only every ``every``-th frame is seen: the decoded count lies in (last_index, last_index + every].
     """
     if last_index < 0:
         raise SavkitError(f"{task.video}: no frame could be decoded; re-download the video")

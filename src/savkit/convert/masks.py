@@ -101,9 +101,10 @@ def export_masks(
     scheduler: Any = None,
     progress: bool = True,
 ) -> RunReport:
-    """Write the masks of every ``{video_id}_{type}.json`` under ``src`` as PNGs in ``layout``; results are MaskStats.
+    """Write the masks of every ``{video_id}_{type}.json`` under ``src`` as PNGs in ``layout``.
 
-    ``type``: manual, auto or both (videos lacking the requested JSONs are left out).
+    ``type``: manual, auto or both (videos lacking the requested JSONs are left out). Results are ``MaskStats``
+    keyed by video id.
     """
     _check_choice("masklet type", type, TYPE_CHOICES)
     _check_choice("layout", layout, LAYOUTS)
@@ -195,7 +196,9 @@ def import_masks(
     scheduler: Any = None,
     progress: bool = True,
 ) -> RunReport:
-    """Turn each video folder of a PNG tree (sav or davis layout, detected per video) into ``OUT/{video_id}_{type}.json``.
+    """Turn each video folder of a PNG tree into ``OUT/{video_id}_{type}.json``.
+
+    The layout (sav or davis) is detected per video.
 
     Masklet ids: object folder names (sav) or DAVIS label - 1; metadata is recomputed from the masks.
     """
