@@ -32,6 +32,7 @@ class SchemaProblem:
     found: str
 
 
+_BUCKET_KIND, _TYPE_KIND = f"one of {'/'.join(SIZE_BUCKETS)}", f"one of {'/'.join(MASKLET_TYPES)}"
 # kind name -> test of one JSON value
 _KINDS: dict[str, Callable[[object], bool]] = {
     "string": lambda v: isinstance(v, str),
@@ -39,10 +40,9 @@ _KINDS: dict[str, Callable[[object], bool]] = {
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "whole number": lambda v: _is_number(v) and float(v).is_integer(),
     "number": lambda v: _is_number(v),
-    f"one of {'/'.join(SIZE_BUCKETS)}": lambda v: v in SIZE_BUCKETS,
-    f"one of {'/'.join(MASKLET_TYPES)}": lambda v: v in MASKLET_TYPES,
+    _BUCKET_KIND: lambda v: v in SIZE_BUCKETS,
+    _TYPE_KIND: lambda v: v in MASKLET_TYPES,
 }
-_BUCKET_KIND, _TYPE_KIND = f"one of {'/'.join(SIZE_BUCKETS)}", f"one of {'/'.join(MASKLET_TYPES)}"
 
 VIDEO_FIELDS = {
     "video_id": "string",
