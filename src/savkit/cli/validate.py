@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
         help="check SA-V annotation JSONs, train folders and val/test folders",
-        description=__doc__ + " Exit code 1 if any error, 0 otherwise.",
+        description="Check SA-V annotation JSONs, train folders (mp4 + JSONs, recursively) and val/test folders; "
+        "print a table of problems (file, field, expected, found). Exit code 1 if any error, 0 otherwise.",
     )
     parser.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="a JSON file, a train or a val/test folder"
