@@ -26,9 +26,8 @@ from video_samples import (
     colours_match,
     painted_colours_match,
     painted_sample_video,
-    require_sample,
+    short_sample_folder,
     train_folder,
-    write_sample_video,
 )
 
 PLAIN = OverlayStyle(alpha=1.0, contours=False, labels=False)
@@ -45,21 +44,9 @@ def train_root(tmp_path: Path, sample_dir: Path, painted_video: Path) -> Path:
     return train_folder(tmp_path / "data", sample_dir, painted_video)
 
 
-def first_20_annotated_frames(data: dict) -> None:
-    data["masklet"] = data["masklet"][:20]
-    data["video_frame_count"] = 80.0
-    if data["masklet_type"][0] == "auto":
-        data["masklet_stability_score"] = data["masklet_stability_score"][:20]
-
-
 @pytest.fixture(scope="module")
 def short_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample cut to its first 80 video frames (20 annotated), painted likewise: renders stay quick."""
-    root = train_folder(
-        tmp_path_factory.mktemp("short"), require_sample(), None, edit=first_20_annotated_frames
-    )
-    write_sample_video(root / "sav_000" / f"{VIDEO_ID}.mp4", root / "sav_000" / f"{VIDEO_ID}_manual.json")
-    return root
+    return short_sample_folder(tmp_path_factory.mktemp("short"))
 
 
 def viz_colours(masks: dict) -> dict:
