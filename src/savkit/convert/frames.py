@@ -4,10 +4,10 @@ This is the layout SAM 2 training and SA-V val/test (``JPEGImages_24fps``) expec
 00000, 00004, ... (the annotated frames). Videos are streamed (memory flat in length) and frame-exact: every frame
 is decoded in presentation order and only kept frames are converted to RGB.
 
-JPEG encoder: OpenCV's ``cv2.imencode`` (libjpeg-turbo). Measured on 1080p frames at quality 95, it and Pillow
-produce the same bytes at about the same speed (5-6 ms a frame), while PyAV's mjpeg encoder is slower even at its
-best quality (qscale 1), which stays below libjpeg quality 95. Encoding runs in a small thread pool beside the
-decoder (both release the GIL), so decoding never waits for the previous frame's encode and write.
+JPEG encoder: OpenCV's ``cv2.imencode`` (libjpeg-turbo), the fastest measured (benchmarks/bench_convert.py):
+on 1080p frames it takes about 4 ms a frame, Pillow (same libjpeg, byte-identical output) about 5 ms, PyAV's
+mjpeg encoder about 12 ms even at its best setting (qscale 1). One encoder thread runs beside the decoder (both
+release the GIL), so decoding does not wait for the previous frame's encode and write.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from savkit.io.video import VideoReader
 from savkit.parallel import RunReport, VideoStats, run_tasks, write_video_output
 
 DEFAULT_QUALITY = 95  # what the official SA-V extraction (cv2.imwrite defaults) produces
-ENCODER_THREADS = 2
+ENCODER_THREADS = 1  # the decoder has its own threads; more encoder threads only add contention
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def extract_video_frames(task: FramesTask) -> VideoStats:
 
 
 def _write_jpegs(frames, folder: Path, quality: int) -> int:
-    """Encode and write frames in a thread pool with a bounded queue; return the last frame index (-1: none)."""
+    """Encode and write frames in background threads, a few frames queued; return the last index (-1: none)."""
     last_index = -1
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(ENCODER_THREADS) as pool:
