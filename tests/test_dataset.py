@@ -7,11 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from savkit.dataset import Dataset
+from savkit.dataset import Dataset, FrameCountWarning
 from savkit.errors import SavkitError
-from savkit.io.png import write_png
 from savkit.io.video import write_video
 from video_samples import (
     VIDEO_ID,
@@ -20,6 +18,7 @@ from video_samples import (
     painted_sample_video,
     read_index,
     train_folder,
+    valtest_folder,
 )
 
 
@@ -110,7 +109,7 @@ def test_short_masklet_is_an_error_or_a_warning_when_lenient(
         SavkitError, match=r"manual masklet 0 has 120 annotated frames but ceil\(483 / 4\) = 121"
     ):
         next(Dataset(root).annotated_frames(VIDEO_ID))
-    with pytest.warns(UserWarning, match="has 120 annotated frames"):
+    with pytest.warns(FrameCountWarning, match="has 120 annotated frames"):
         ks = [k for k, _, _ in Dataset(root, lenient=True).annotated_frames(VIDEO_ID, start=115)]
     assert ks == [115, 116, 117, 118, 119]
 
@@ -158,20 +157,6 @@ def test_missing_mp4_keeps_annotations_but_not_frames(tmp_path: Path, sample_dir
 def test_root_must_be_a_folder(tmp_path: Path) -> None:
     with pytest.raises(SavkitError, match="not a folder"):
         Dataset(tmp_path / "missing")
-
-
-def valtest_folder(root: Path, frames: int = 11) -> tuple[Path, dict[int, np.ndarray]]:
-    """A val split with one video: barcode JPEGs and object 001 masked on frames 0, 4, 8 (a square that moves)."""
-    split = root / "sav_val"
-    (split / "JPEGImages_24fps" / "vid").mkdir(parents=True)
-    for i in range(frames):
-        Image.fromarray(index_frame(i)).save(split / "JPEGImages_24fps" / "vid" / f"{i:05d}.jpg", quality=95)
-    masks = {}
-    for k in range(math.ceil(frames / 4)):
-        masks[k] = np.zeros(index_frame(0).shape[:2], dtype=np.uint8)
-        masks[k][5:20, 10 * k : 10 * k + 15] = 1
-        write_png(split / "Annotations_6fps" / "vid" / "001" / f"{4 * k:05d}.png", masks[k])
-    return split, masks
 
 
 def test_valtest_layout_pairs_jpeg_4k_with_png_4k(tmp_path: Path) -> None:

@@ -26,8 +26,10 @@ from video_samples import (
     colours_match,
     painted_colours_match,
     painted_sample_video,
+    read_index,
     short_sample_folder,
     train_folder,
+    valtest_folder,
 )
 
 PLAIN = OverlayStyle(alpha=1.0, contours=False, labels=False)
@@ -234,3 +236,48 @@ def test_cli_errors_are_one_line_with_exit_code_2(
     assert stderr.startswith(f"savkit {command}: error: ") and stderr.count("\n") == 1
     assert message in stderr
     assert not out.exists()
+
+
+def test_cli_lenient_turns_a_count_mismatch_into_one_warning_line(
+    tmp_path: Path, sample_dir: Path, painted_video: Path, capsys: pytest.CaptureFixture
+) -> None:
+    def wrong_frame_count(data: dict) -> None:
+        data["video_frame_count"] = 484.0
+
+    root, out = (
+        train_folder(tmp_path / "data", sample_dir, painted_video, edit=wrong_frame_count),
+        tmp_path / "f.png",
+    )
+    code, _, stderr = run_cli(capsys, "show", root, VIDEO_ID, "--frame", 1, "--out", out)
+    assert code == 2 and "483 frames but video_frame_count is 484" in stderr and not out.exists()
+    code, _, stderr = run_cli(capsys, "show", root, VIDEO_ID, "--frame", 1, "--lenient", "--out", out)
+    assert code == 0 and out.exists()
+    assert stderr.startswith("savkit show: warning: ") and stderr.count("\n") == 1
+    assert "483 frames but video_frame_count is 484" in stderr
+
+
+def test_cli_render_without_mp4_uses_annotated_frames_on_grey(
+    tmp_path: Path, sample_dir: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, out = train_folder(tmp_path / "data", sample_dir, video=None), tmp_path / "overlay.mp4"
+    code, stdout, stderr = run_cli(
+        capsys, "render", root, VIDEO_ID, "--masklets", "1", "--manual", "--out", out
+    )
+    assert (code, stdout.strip()) == (0, f"wrote {out}: 121 frames of {VIDEO_ID}")
+    assert "neutral background" in stderr and "render sav_000001" in stderr  # the note and the progress bar
+    with VideoReader(out) as reader:
+        assert (reader.fps, reader.count_frames()) == (6.0, 121)
+        assert np.abs(reader.frame(60)[-1, -1].astype(int) - 128).max() <= 2
+
+
+def test_cli_show_on_a_val_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    split, masks = valtest_folder(tmp_path)
+    out = tmp_path / "frame.png"
+    args = ("show", split, "vid", "--frame", 2, "--alpha", 1, "--no-contours", "--no-labels", "--out", out)
+    assert run_cli(capsys, *args)[0] == 0
+    image = np.asarray(Image.open(out))
+    inside = masks[2].astype(bool)
+    assert (image[inside] == masklet_colour("manual", 1)).all()
+    assert (
+        read_index(np.where(inside[..., None], 0, image)) == 8
+    )  # the JPEG of frame 8 around the mask of k = 2

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from pycocotools import mask as mask_utils
 
 from conftest import SAMPLE_DIR
+from savkit.io.png import write_png
 from savkit.io.video import write_video
 
 VIDEO_ID = "sav_000001"
@@ -148,3 +151,17 @@ def short_sample_folder(root: Path) -> Path:
     train_folder(root, require_sample(), None, edit=first_20_annotated_frames)
     write_sample_video(root / "sav_000" / f"{VIDEO_ID}.mp4", root / "sav_000" / f"{VIDEO_ID}_manual.json")
     return root
+
+
+def valtest_folder(root: Path, frames: int = 11) -> tuple[Path, dict[int, np.ndarray]]:
+    """A val split with one video: barcode JPEGs and object 001 masked on frames 0, 4, 8 (a square that moves)."""
+    split = root / "sav_val"
+    (split / "JPEGImages_24fps" / "vid").mkdir(parents=True)
+    for i in range(frames):
+        Image.fromarray(index_frame(i)).save(split / "JPEGImages_24fps" / "vid" / f"{i:05d}.jpg", quality=95)
+    masks = {}
+    for k in range(math.ceil(frames / 4)):
+        masks[k] = np.zeros(index_frame(0).shape[:2], dtype=np.uint8)
+        masks[k][5:20, 10 * k : 10 * k + 15] = 1
+        write_png(split / "Annotations_6fps" / "vid" / "001" / f"{4 * k:05d}.png", masks[k])
+    return split, masks

@@ -34,6 +34,10 @@ from savkit.io.video import VideoReader
 Masks = dict[tuple[str, int], np.ndarray]
 
 
+class FrameCountWarning(UserWarning):
+    """A frame count or masklet length that does not match, let through because ``lenient=True``."""
+
+
 @dataclass
 class _VideoFiles:
     """Where one video's annotations and frames are: JSON files (train) and the mp4 or the JPEG folder."""
@@ -214,7 +218,7 @@ class Dataset:
         """A mismatch is an error, or a warning in lenient mode (to get through a damaged file)."""
         if not self.lenient:
             raise SavkitError(f"{message}, or pass --lenient (lenient=True) to get through")
-        warnings.warn(message, stacklevel=3)
+        warnings.warn(message, FrameCountWarning, stacklevel=3)
 
     def _unknown_id_message(self, video_id: str) -> str:
         close = difflib.get_close_matches(video_id, self._videos, n=1)

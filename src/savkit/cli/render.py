@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from savkit.cli.show import add_overlay_arguments, open_dataset, overlay_style
+from savkit.cli.show import add_overlay_arguments, one_line_warnings, open_dataset, overlay_style
 from savkit.viz import render_video
 
 
@@ -30,15 +30,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args)
-    frames = render_video(
-        dataset,
-        args.video_id,
-        args.out,
-        fps=args.fps,
-        type=args.type,
-        ids=args.masklets,
-        style=overlay_style(args),
-        progress=not args.quiet,
-    )
+    with one_line_warnings(args.command):
+        frames = render_video(
+            dataset,
+            args.video_id,
+            args.out,
+            fps=args.fps,
+            type=args.type,
+            ids=args.masklets,
+            style=overlay_style(args),
+            progress=not args.quiet,
+        )
     print(f"wrote {args.out}: {frames} frames of {args.video_id}")
     return 0

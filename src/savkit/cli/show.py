@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
-from savkit.dataset import Dataset
+from savkit.dataset import Dataset, FrameCountWarning
 from savkit.viz import OverlayStyle, overlay_frame, write_image
 
 
@@ -60,11 +63,28 @@ def open_dataset(args: argparse.Namespace) -> Dataset:
     return dataset
 
 
+@contextlib.contextmanager
+def one_line_warnings(command: str) -> Iterator[None]:
+    """``--lenient`` mismatch warnings as one stderr line each (others are shown as Python shows them)."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", FrameCountWarning)
+            yield
+    finally:
+        for warning in caught:
+            if issubclass(warning.category, FrameCountWarning):
+                print(f"savkit {command}: warning: {warning.message}", file=sys.stderr)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 def run(args: argparse.Namespace) -> int:
     dataset = open_dataset(args)
-    rgb = overlay_frame(
-        dataset, args.video_id, args.frame, type=args.type, ids=args.masklets, style=overlay_style(args)
-    )
+    with one_line_warnings(args.command):
+        rgb = overlay_frame(
+            dataset, args.video_id, args.frame, type=args.type, ids=args.masklets, style=overlay_style(args)
+        )
     write_image(args.out, rgb)
     print(f"wrote {args.out}: {args.video_id} annotated frame {args.frame} (video frame {4 * args.frame})")
     return 0
