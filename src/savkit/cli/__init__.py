@@ -7,6 +7,7 @@ Every command lives in its own module with a ``register(subparsers)`` function t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from savkit import __version__
@@ -37,3 +38,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"savkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `savkit stats INDEX | head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
