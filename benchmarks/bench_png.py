@@ -1,0 +1,116 @@
+"""Mask PNG decode time: savkit's decoder against pyspng and Pillow, from bytes, on SA-V-like masks.
+
+Masks are a few smooth blobs per object, written as 0/255 grey by Pillow (the SA-V release format) and by OpenCV,
+and as palette masks with several objects (the DAVIS layout) by Pillow. Every decoder runs on the same bytes,
+interleaved round by round so machine noise hits all alike; the best round is reported per mask.
+
+    python benchmarks/bench_png.py --repeat 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import time
+
+import cv2
+import numpy as np
+import pyspng
+from PIL import Image
+
+from savkit.io.png import decode_png
+
+SIZES = {"848x480": (480, 848), "1920x1080": (1080, 1920)}
+DAVIS_PALETTE = np.array([[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]], np.uint8)
+
+
+def blob_mask(height: int, width: int, rng: np.random.Generator, blobs: int) -> np.ndarray:
+    """A union of wobbly ellipses, each 1-15% of the frame: smooth boundaries like SA-V masklets."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    mask = np.zeros((height, width), bool)
+    for _ in range(blobs):
+        cy, cx = rng.uniform(0.15, 0.85) * height, rng.uniform(0.15, 0.85) * width
+        ry, rx = (
+            np.sqrt(rng.uniform(0.01, 0.15) / np.pi) * np.array([height, width]) * rng.uniform(0.7, 1.4, 2)
+        )
+        angle = np.arctan2(yy - cy, xx - cx)
+        wobble = 1 + 0.15 * np.sin(3 * angle + rng.uniform(0, 2 * np.pi))
+        mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < wobble**2
+    return mask
+
+
+def pillow_png(array: np.ndarray, palette: np.ndarray | None = None) -> bytes:
+    image = Image.fromarray(array, mode="L" if palette is None else "P")
+    if palette is not None:
+        image.putpalette(palette.ravel().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def mask_sets(height: int, width: int, count: int, rng: np.random.Generator) -> dict[str, list[bytes]]:
+    """``count`` PNGs of each kind at one size."""
+    binary = [blob_mask(height, width, rng, int(rng.integers(1, 4))) for _ in range(count)]
+    labels = []
+    for _ in range(count):
+        label = np.zeros((height, width), np.uint8)
+        for obj in range(1, int(rng.integers(2, 5)) + 1):
+            label[blob_mask(height, width, rng, 1)] = obj
+        labels.append(label)
+    grey = [(mask * 255).astype(np.uint8) for mask in binary]
+    return {
+        "grey, Pillow": [pillow_png(array) for array in grey],
+        "grey, OpenCV": [cv2.imencode(".png", array)[1].tobytes() for array in grey],
+        "palette, Pillow": [pillow_png(label, DAVIS_PALETTE) for label in labels],
+    }
+
+
+def decoders() -> dict[str, callable]:
+    return {
+        "savkit": decode_png,
+        "pyspng": pyspng.load,
+        "Pillow": lambda data: np.array(Image.open(io.BytesIO(data))),
+    }
+
+
+def best_times(pngs: list[bytes], repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` seconds per PNG for each decoder, rounds interleaved."""
+    best = dict.fromkeys(decoders(), float("inf"))
+    for _ in range(repeat):
+        for name, decode in decoders().items():
+            start = time.perf_counter()
+            for data in pngs:
+                decode(data)
+            best[name] = min(best[name], (time.perf_counter() - start) / len(pngs))
+    return best
+
+
+def check_identical(pngs: list[bytes]) -> None:
+    for data in pngs:
+        if not np.array_equal(decode_png(data), np.array(Image.open(io.BytesIO(data)))):
+            raise SystemExit("savkit and Pillow disagree")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=30, help="timing rounds (best is kept)")
+    parser.add_argument("--masks", type=int, default=8, help="PNGs per kind and size")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    print(
+        f"{'size':<10} {'kind':<16} {'savkit ms':>9} {'pyspng ms':>9} {'Pillow ms':>9} {'pyspng/savkit':>13} "
+        f"{'Pillow/savkit':>13}"
+    )
+    for size, (height, width) in SIZES.items():
+        for kind, pngs in mask_sets(height, width, args.masks, rng).items():
+            check_identical(pngs)
+            t = best_times(pngs, args.repeat)
+            print(
+                f"{size:<10} {kind:<16} {t['savkit'] * 1e3:9.3f} {t['pyspng'] * 1e3:9.3f} {t['Pillow'] * 1e3:9.3f} "
+                f"{t['pyspng'] / t['savkit']:12.2f}x {t['Pillow'] / t['savkit']:12.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    main()

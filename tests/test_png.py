@@ -1,0 +1,305 @@
+"""The PNG mask decoder against Pillow: every filter type, widths, bit depths, chunk layouts, fallbacks, bad files."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import savkit.io.png as png
+from savkit.errors import SavkitError
+from savkit.io.png import decode_png, read_png, write_png
+
+ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)  # x, y, dx, dy
+
+
+def pillow(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.array(image.convert("L") if image.mode == "1" else image)
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def filter_rows(rows: np.ndarray, filters, bpp: int = 1) -> bytes:
+    """PNG row filtering as the specification defines it (``rows``: the bytes of each row)."""
+    out = []
+    above = np.zeros(rows.shape[1], np.int32)
+    for row, kind in zip(rows.astype(np.int32), filters, strict=True):
+        left = np.concatenate((np.zeros(bpp, np.int32), row[:-bpp]))
+        upper_left = np.concatenate((np.zeros(bpp, np.int32), above[:-bpp]))
+        if kind == 4:
+            p = left + above - upper_left
+            pa, pb, pc = np.abs(p - left), np.abs(p - above), np.abs(p - upper_left)
+            predictor = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, above, upper_left))
+        else:
+            predictor = [0, left, above, (left + above) // 2][kind]
+        out.append(bytes([kind]) + ((row - predictor) % 256).astype(np.uint8).tobytes())
+        above = row
+    return b"".join(out)
+
+
+def pack(samples: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of 1, 2 or 4-bit samples packed into bytes, first sample in the high bits."""
+    per_byte = 8 // depth
+    height, width = samples.shape
+    padded = np.zeros((height, -(-width // per_byte) * per_byte), np.int32)
+    padded[:, :width] = samples
+    groups = padded.reshape(height, -1, per_byte)
+    shifts = np.arange(per_byte)[::-1] * depth
+    return (groups << shifts).sum(axis=2).astype(np.uint8)
+
+
+def make_png(
+    samples: np.ndarray,
+    filters=None,
+    *,
+    colour_type: int = 0,
+    depth: int = 8,
+    idat_chunks: int = 1,
+    extra_before: bytes = b"",
+    extra_after: bytes = b"",
+    interlaced: bool = False,
+) -> bytes:
+    """A PNG built by hand: chosen filter per row, IDAT split into several chunks, optional extra chunks."""
+    height, width = samples.shape[:2]
+    if interlaced:
+        passes = [samples[y::dy, x::dx] for x, y, dx, dy in ADAM7]
+        raw = b"".join(filter_rows(p.reshape(p.shape[0], -1), [0] * p.shape[0]) for p in passes if p.size)
+    else:
+        rows = pack(samples, depth) if depth < 8 else samples.reshape(height, -1)
+        bpp = max(1, depth // 8) * (samples.shape[2] if samples.ndim == 3 else 1)
+        raw = filter_rows(rows, [0] * height if filters is None else filters, bpp)
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, int(interlaced))
+    return assemble(header, raw, colour_type, idat_chunks, extra_before, extra_after)
+
+
+def assemble(
+    header: bytes,
+    raw: bytes,
+    colour_type: int = 0,
+    idat_chunks: int = 1,
+    before: bytes = b"",
+    after: bytes = b"",
+) -> bytes:
+    stream = zlib.compress(raw)
+    cuts = np.linspace(0, len(stream), idat_chunks + 1).astype(int)
+    palette = chunk(b"PLTE", bytes(range(256)) * 3) if colour_type == 3 else b""
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + before
+        + palette
+        + b"".join(chunk(b"IDAT", stream[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True))
+        + after
+        + chunk(b"IEND", b"")
+    )
+
+
+def blob_labels(rng: np.random.Generator, height: int, width: int, labels: int = 1) -> np.ndarray:
+    """Smooth overlapping ellipses with ids 1..labels: the piecewise-constant rows of real masks."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    out = np.zeros((height, width), np.uint8)
+    for label in range(1, labels + 1):
+        for _ in range(2):
+            cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+            ry, rx = rng.uniform(2, height / 2 + 2), rng.uniform(2, width / 2 + 2)
+            out[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1] = label
+    return out
+
+
+@pytest.fixture
+def fast_path_only(monkeypatch):
+    """Fail if the general decoder is used: the result must come from savkit's own filters."""
+
+    def general(*args):
+        raise AssertionError("fell back to the general decoder")
+
+    monkeypatch.setattr(png, "_decode_general", general)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("width", [1, 3, 7, 849])
+def test_every_filter_type_on_random_bytes(kind, width, fast_path_only):
+    rng = np.random.default_rng(kind * 1000 + width)
+    height = 3 if width == 849 else 11
+    samples = rng.integers(0, 256, (height, width), dtype=np.uint8)
+    data = make_png(samples, [kind] * height)
+    assert np.array_equal(decode_png(data), pillow(data))
+    assert np.array_equal(decode_png(data), samples)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 7, 8, 9, 64, 849])
+def test_mixed_filters_on_masks_and_random_bytes(width, fast_path_only):
+    rng = np.random.default_rng(width)
+    for trial in range(12):
+        height = int(rng.integers(1, 40))
+        if trial % 3 == 0:
+            samples = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        else:
+            samples = blob_labels(rng, height, width, labels=1 + trial % 4) * np.uint8(1 + 60 * (trial % 2))
+        # 849 bytes a row: Average rows, and Paeth rows of noise, would exceed the mask-like budget.
+        kinds = [0, 1, 2, 3, 4] if width < 849 else [0, 1, 2] if trial % 3 == 0 else [0, 1, 2, 4]
+        filters = rng.choice(kinds, height)
+        data = make_png(samples, filters, colour_type=int(rng.choice([0, 3])))
+        assert np.array_equal(decode_png(data), pillow(data)), (trial, filters)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 4])
+def test_single_filter_on_large_masks(kind, fast_path_only):
+    """The sparse paths: long Up runs, Sub rows with few changes, chains of Paeth rows under Up runs."""
+    rng = np.random.default_rng(kind)
+    samples = blob_labels(rng, 120, 200, labels=3) * np.uint8(40)
+    data = make_png(samples, [kind] * 120)
+    assert np.array_equal(decode_png(data), samples)
+    alternating = [2, 2, 4] * 40
+    data = make_png(samples, alternating)
+    assert np.array_equal(decode_png(data), samples)
+
+
+def test_dense_up_runs(fast_path_only):
+    samples = np.random.default_rng(5).integers(0, 256, (40, 50), dtype=np.uint8)
+    data = make_png(samples, [0] + [2] * 19 + [1] + [2] * 19)
+    assert np.array_equal(decode_png(data), samples)
+
+
+def test_height_one_and_width_one(fast_path_only):
+    for shape in [(1, 1), (1, 849), (37, 1)]:
+        samples = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        for kind in range(5):
+            data = make_png(samples, [kind] * shape[0])
+            assert np.array_equal(decode_png(data), samples)
+
+
+def test_many_idat_chunks_and_ancillary_chunks(fast_path_only):
+    samples = blob_labels(np.random.default_rng(1), 33, 47, labels=2)
+    text = chunk(b"tEXt", b"Comment\x00made by hand") + chunk(b"gAMA", struct.pack(">I", 45455))
+    data = make_png(samples, [4, 1, 2] * 11, idat_chunks=7, extra_before=text, extra_after=text)
+    assert np.array_equal(decode_png(data), pillow(data))
+    assert np.array_equal(decode_png(data), samples)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+@pytest.mark.parametrize("colour_type", [0, 3])
+def test_sub_byte_depths(depth, colour_type, fast_path_only):
+    rng = np.random.default_rng(depth)
+    samples = rng.integers(0, 1 << depth, (13, 21), dtype=np.uint8)
+    data = make_png(samples, rng.integers(0, 5, 13), colour_type=colour_type, depth=depth)
+    expected = pillow(data)
+    assert np.array_equal(decode_png(data), expected)
+    scale = 255 // ((1 << depth) - 1) if colour_type == 0 else 1
+    assert np.array_equal(expected, samples * np.uint8(scale))
+
+
+def test_files_written_by_pillow_and_opencv(tmp_path, fast_path_only):
+    rng = np.random.default_rng(2)
+    binary = (blob_labels(rng, 480, 848) > 0).astype(np.uint8) * np.uint8(255)
+    labels = blob_labels(rng, 480, 848, labels=4)
+    short_palette = np.array([[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]], np.uint8)
+    write_png(tmp_path / "grey.png", binary)
+    write_png(tmp_path / "davis.png", labels, palette=np.zeros((256, 3), np.uint8))
+    write_png(tmp_path / "short_palette.png", labels, palette=short_palette)  # Pillow writes 4-bit samples
+    write_png(tmp_path / "two_colours.png", labels.clip(0, 1), palette=short_palette[:2])  # 1-bit samples
+    cv2.imwrite(str(tmp_path / "opencv_grey.png"), binary)
+    cv2.imwrite(str(tmp_path / "opencv_labels.png"), labels)
+    for path in sorted(tmp_path.iterdir()):
+        assert np.array_equal(read_png(path), pillow(path.read_bytes())), path.name
+    assert np.array_equal(read_png(tmp_path / "grey.png"), binary)
+    assert np.array_equal(read_png(tmp_path / "short_palette.png"), labels)
+
+
+def test_write_png_round_trip(tmp_path):
+    labels = blob_labels(np.random.default_rng(3), 31, 45, labels=3)
+    write_png(tmp_path / "grey.png", labels * np.uint8(80))
+    write_png(tmp_path / "palette.png", labels, palette=np.arange(768, dtype=np.uint8).reshape(256, 3) % 251)
+    assert np.array_equal(read_png(tmp_path / "grey.png"), labels * np.uint8(80))
+    assert np.array_equal(read_png(tmp_path / "palette.png"), labels)
+    with Image.open(tmp_path / "palette.png") as image:
+        assert image.mode == "P"
+
+
+def test_fallback_for_16_bit_and_interlaced():
+    rng = np.random.default_rng(4)
+    deep = rng.integers(0, 65536, (9, 14), dtype=np.uint16)
+    data = make_png(deep.astype(">u2").view(np.uint8).reshape(9, 14, 2), depth=16)
+    assert np.array_equal(decode_png(data), pillow(data))
+    assert np.array_equal(decode_png(data), deep)
+    samples = blob_labels(rng, 23, 30, labels=3)
+    for colour_type in (0, 3):
+        data = make_png(samples, colour_type=colour_type, interlaced=True)
+        assert np.array_equal(decode_png(data), pillow(data))
+        assert np.array_equal(decode_png(data), samples)
+
+
+def test_fallback_keeps_the_single_channel_rule():
+    rgb = np.zeros((5, 6, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    with pytest.raises(SavkitError, match="single-channel.*3 channels"):
+        decode_png(buffer.getvalue(), "rgb.png")
+    grey_alpha = make_png(np.zeros((5, 6, 2), np.uint8), colour_type=4)
+    with pytest.raises(SavkitError, match="2 channels"):
+        decode_png(grey_alpha)
+
+
+def test_mask_like_budget_hands_photographs_to_the_general_decoder(monkeypatch):
+    """Rows that are neither None, Sub nor Up and full of detail: the C decoder takes over, same result."""
+    used = []
+    general = png._decode_general
+    monkeypatch.setattr(png, "_decode_general", lambda *args: used.append(1) or general(*args))
+    samples = np.random.default_rng(6).integers(0, 256, (64, 300), dtype=np.uint8)
+    data = make_png(samples, [3, 4] * 32)
+    assert np.array_equal(decode_png(data), samples)
+    assert used
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda data: data[: len(data) // 2], "truncated"),
+        (lambda data: data[:-12], "truncated: no IEND"),
+        (lambda data: b"GIF89a" + data[6:], "no PNG signature"),
+        (lambda data: b"", "no PNG signature"),
+    ],
+)
+def test_damaged_files_are_one_clear_error(tmp_path, damage, reason):
+    samples = blob_labels(np.random.default_rng(7), 40, 60)
+    path = tmp_path / "00000.png"
+    path.write_bytes(damage(make_png(samples, [1] * 40)))
+    with pytest.raises(SavkitError, match=rf"00000\.png: not a readable PNG \({reason}.*re-export the mask"):
+        read_png(path)
+
+
+def test_bad_compressed_data_and_filter_type():
+    samples = blob_labels(np.random.default_rng(8), 40, 60)
+    good = make_png(samples, [2] * 40)
+    start = good.index(b"IDAT") + 4
+    broken = good[:start] + bytes(b ^ 0x5A for b in good[start : start + 30]) + good[start + 30 :]
+    with pytest.raises(SavkitError, match="m.png: not a readable PNG .*re-export the mask"):
+        decode_png(broken, "m.png")
+    header = struct.pack(">IIBBBBB", 60, 40, 8, 0, 0, 0, 0)
+    raw = bytearray(filter_rows(samples, [2] * 40))
+    raw[39 * 61] = 5
+    with pytest.raises(SavkitError, match="unknown row filter type"):
+        decode_png(assemble(header, bytes(raw)), "m.png")
+    with pytest.raises(SavkitError, match="truncated image data"):
+        decode_png(assemble(header, bytes(raw[: 20 * 61])), "m.png")
+
+
+def test_missing_file_is_a_savkit_error(tmp_path):
+    with pytest.raises(SavkitError, match="cannot read"):
+        read_png(tmp_path / "absent.png")
