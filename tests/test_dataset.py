@@ -141,7 +141,7 @@ def test_single_frame_access_matches_the_stream(train_root: Path) -> None:
 
 def test_unknown_video_id_suggests_and_lists(train_root: Path) -> None:
     with pytest.raises(
-        SavkitError, match=r"'sav_00001' is not in .*1 videos: sav_000001.*did you mean 'sav_000001'"
+        SavkitError, match=r"'sav_00001' is not in .*1 videos: sav_000001.*did you mean 'sav_000001'\?"
     ):
         Dataset(train_root).annotations("sav_00001")
 

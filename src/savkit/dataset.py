@@ -222,7 +222,7 @@ class Dataset:
 
     def _unknown_id_message(self, video_id: str) -> str:
         close = difflib.get_close_matches(video_id, self._videos, n=1)
-        hint = f"; did you mean {close[0]!r}" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         listing = ", ".join(list(self._videos)[:3]) + (", ..." if len(self) > 3 else "")
         source = (
             f"folder names in {ANNOTATIONS_DIR}"
