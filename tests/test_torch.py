@@ -1,9 +1,7 @@
-"""savkit.torch: clips of annotated frames with masks for PyTorch (an optional extra)."""
+"""savkit.torch: clips of annotated frames with masks for PyTorch (an optional extra; see test_torch_optional)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,15 +10,6 @@ import pytest
 
 from savkit.dataset import Dataset
 from video_samples import VIDEO_ID, painted_colours_match, short_sample_folder
-
-
-def test_without_torch_the_import_error_says_how_to_install() -> None:
-    code = "import sys; sys.modules['torch'] = None; import savkit.torch"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 1
-    assert "ImportError: savkit.torch needs PyTorch" in result.stderr
-    assert "pip install 'savkit[torch]'" in result.stderr
-
 
 torch = pytest.importorskip("torch", reason="the optional torch extra is not installed")
 from savkit.torch import SavClips  # noqa: E402
