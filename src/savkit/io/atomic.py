@@ -14,6 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp/mkdtemp create private (0600/0700) entries; a finished output gets the usual permissions.
+_FILE_MODE = 0o666 & ~_current_umask()
+_DIR_MODE = 0o777 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it onto ``path`` only if the block succeeds."""
@@ -24,6 +35,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -51,6 +63,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp_path
+        os.chmod(tmp_path, _DIR_MODE)
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp_path, target)
