@@ -206,12 +206,13 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
 def _process_context(func: Callable[[Any], Any]) -> multiprocessing.context.BaseContext:
     """Workers fork from a clean server process (not from a possibly multi-threaded parent).
 
-    The server imports ``func``'s module once (numpy, PyAV, OpenCV...), so a worker starts in milliseconds.
+    The server imports the main module and ``func``'s module once (numpy, PyAV, OpenCV...), so a worker starts
+    in milliseconds instead of importing them again.
     """
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([func.__module__])
+    context.set_forkserver_preload(["__main__", func.__module__])
     return context
 
 
