@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from savkit.demo import DemoSpec, make_demo_set
 from savkit.eval import EvalOptions, evaluate
 from savkit.eval.discover import plan_evaluation
 from savkit.io.png import read_png, write_png
+from timing import best_times
 
 SIZES = ((848, 480), (1920, 1080))
 
@@ -80,16 +80,6 @@ def decode_pairs(gt_root: Path, pred_root: Path, decode) -> int:
             decode((task.pred_dir / frame).read_bytes())
             pairs += 1
     return pairs
-
-
-def best_times(methods: dict, rounds: int) -> dict[str, float]:
-    best = {name: float("inf") for name in methods}
-    for _ in range(rounds):
-        for name, run in methods.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def assert_same(a: dict, b: dict, what: str) -> None:
