@@ -201,27 +201,27 @@ def unfilter(filtered: np.ndarray) -> np.ndarray:
     padded[1:] = filtered[:, 1:]
     if not filters.any():
         return padded[1:]
-    sub = np.flatnonzero(filters == _SUB) + 1
+    sub = (filters == _SUB).nonzero()[0] + 1
     if sub.size:
         padded[sub] = _running_sums(padded[sub])
-    up = _UpRuns(padded, np.flatnonzero(filters == _UP) + 1)
+    up = _UpRuns(padded, (filters == _UP).nonzero()[0] + 1)
     _undo_average_and_paeth(padded, filters, up)
     up.apply(padded)
     return padded[1:]
 
 
 def _undo_average_and_paeth(padded: np.ndarray, filters: np.ndarray, up: _UpRuns) -> None:
-    rows = np.flatnonzero(filters >= _AVERAGE)
+    rows = (filters >= _AVERAGE).nonzero()[0]
     if not rows.size:
         return
-    count = np.cumsum(filters >= _AVERAGE)
+    count = (filters >= _AVERAGE).cumsum()
     last_free = np.maximum.accumulate(np.where(filters <= _SUB, np.arange(filters.size), -1))
     level = count[rows] - np.where(last_free[rows] >= 0, count[last_free[rows]], 0)
-    order = np.argsort(level, kind="stable")
+    order = level.argsort(kind="stable")
     rows = rows[order] + 1  # rows of ``padded``, level by level
     is_average = filters[rows - 1] == _AVERAGE
     above_source, above_totals = up.row_above(rows)
-    bounds = np.searchsorted(level[order], np.arange(1, level.max() + 2)).tolist()
+    bounds = level[order].searchsorted(np.arange(1, level.max() + 2)).tolist()
     steps = len(bounds)
     for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
         level_rows = rows[begin:end]
@@ -264,20 +264,22 @@ def _running_sums(block: np.ndarray) -> np.ndarray:
     rows, width = block.shape
     flat = block.reshape(-1)
     row_starts = np.arange(0, flat.size, width)
-    breaks = np.union1d(row_starts, _nonzero_positions(block))
-    sums = np.cumsum(flat[breaks], dtype=np.uint8)
-    first = np.searchsorted(breaks, row_starts)
+    changes = _nonzero_positions(block)
+    breaks = np.concatenate((row_starts, changes[changes % width != 0]))
+    breaks.sort()
+    sums = flat[breaks].cumsum(dtype=np.uint8)
+    first = breaks.searchsorted(row_starts)
     before_row = sums[first] - flat[row_starts]
-    values = sums - np.repeat(before_row, _gaps(first, breaks.size))
-    return np.repeat(values, _gaps(breaks, flat.size)).reshape(rows, width)
+    values = sums - before_row.repeat(_gaps(first, breaks.size))
+    return values.repeat(_gaps(breaks, flat.size)).reshape(rows, width)
 
 
 class _UpRuns:
     """The Up rows of an image as runs: row = base (the row above the run) + column sums of the run's deltas.
 
-    The deltas of mask rows are almost all zero, so each non-zero delta becomes a column segment (down to the next
-    delta of its column in the run, or the run's end) holding the running column sum; dense deltas use
-    ``np.cumsum`` down the columns instead.
+    The deltas of mask rows are almost all zero, so each non-zero delta is added to its column from its row down to
+    the run's end (``np.add.at``, which sums where segments overlap); dense deltas use ``np.cumsum`` down the
+    columns instead.
     """
 
     def __init__(self, padded: np.ndarray, rows: np.ndarray):
@@ -285,34 +287,18 @@ class _UpRuns:
         self.height, width = padded.shape
         new_run = np.ones(rows.size, bool)
         np.not_equal(rows[1:], rows[:-1] + 1, out=new_run[1:])
-        self.first = np.flatnonzero(new_run)
-        self.run = np.cumsum(new_run) - 1
+        self.first = new_run.nonzero()[0]
+        self.run = new_run.cumsum() - 1
         self.bases = rows[self.first] - 1
         self.deltas = padded[rows]
-        index, column = np.divmod(_nonzero_positions(self.deltas), width)
-        self.dense = index.size * 16 > self.deltas.size
+        positions = _nonzero_positions(self.deltas)
+        self.dense = positions.size * 16 > self.deltas.size
         if not self.dense:
-            self._segments(index, column)
-
-    def _segments(self, index: np.ndarray, column: np.ndarray) -> None:
-        width = self.deltas.shape[1]
-        group = self.run[index] * width + column
-        order = np.argsort(group * self.rows.size + index)
-        index, column, group = index[order], column[order], group[order]
-        new_group = np.ones(index.size, bool)
-        np.not_equal(group[1:], group[:-1], out=new_group[1:])
-        self.last_of_group = np.ones(index.size, bool)
-        self.last_of_group[:-1] = new_group[1:]
-        sums = np.cumsum(self.deltas[index, column], dtype=np.uint8)
-        group_first = np.flatnonzero(new_group)
-        before = np.zeros(group_first.size, np.uint8)
-        before[1:] = sums[group_first[1:] - 1]
-        self.column_sums = sums - np.repeat(before, _gaps(group_first, index.size))
-        end = _gaps(self.first, self.rows.size)[self.run[index]] + self.first[self.run[index]]
-        end[:-1] = np.where(self.last_of_group[:-1], end[:-1], index[1:])
-        self.lengths = end - index
-        self.index, self.column = index, column
-        self.dense = int(self.lengths.sum()) > self.deltas.size
+            self.index, self.column = np.divmod(positions, width)
+            self.values = self.deltas.reshape(-1)[positions]
+            run_end = self.first + _gaps(self.first, rows.size)
+            self.lengths = run_end[self.run[self.index]] - self.index
+            self.dense = int(self.lengths.sum()) > self.deltas.size
 
     def row_above(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For rows of ``padded``: the finished row their row above derives from, and what to add to it (the
@@ -324,12 +310,11 @@ class _UpRuns:
         source = np.where(run >= 0, np.append(self.bases, 0)[run], rows - 1)
         totals = np.zeros((self.first.size + 1, width), np.uint8)  # last row: nothing to add
         if self.dense:
-            sums = np.cumsum(self.deltas, axis=0, dtype=np.uint8)
+            sums = self.deltas.cumsum(axis=0, dtype=np.uint8)
             totals[:-1] = sums[self.first + _gaps(self.first, self.rows.size) - 1]
             totals[1:-1] -= sums[self.first[1:] - 1]
-        elif self.index.size:
-            last = self.last_of_group
-            totals[self.run[self.index[last]], self.column[last]] = self.column_sums[last]
+        else:
+            np.add.at(totals, (self.run[self.index], self.column), self.values)
         return source, totals[run]
 
     def apply(self, padded: np.ndarray) -> None:
@@ -338,18 +323,16 @@ class _UpRuns:
             return
         padded[self.rows] = padded[self.bases[self.run]]
         if self.dense:
-            sums = np.cumsum(self.deltas, axis=0, dtype=np.uint8)
+            sums = self.deltas.cumsum(axis=0, dtype=np.uint8)
             before = np.zeros((self.first.size, sums.shape[1]), np.uint8)
             before[1:] = sums[self.first[1:] - 1]
             padded[self.rows] += sums - before[self.run]
         elif self.index.size:
             width = padded.shape[1]
             lengths = self.lengths
-            rows = self.rows[self.index]
-            values = padded[rows, self.column] + self.column_sums
-            down = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            starts = np.repeat(rows * width + self.column, lengths)
-            padded.reshape(-1)[starts + down * width] = np.repeat(values, lengths)
+            down = np.arange(lengths.sum()) - (lengths.cumsum() - lengths).repeat(lengths)
+            starts = (self.rows[self.index] * width + self.column).repeat(lengths)
+            np.add.at(padded.reshape(-1), starts + down * width, self.values.repeat(lengths))
 
 
 def _paeth_rows(filtered: np.ndarray, above: np.ndarray) -> tuple[np.ndarray, int]:
@@ -360,34 +343,33 @@ def _paeth_rows(filtered: np.ndarray, above: np.ndarray) -> tuple[np.ndarray, in
     anchors; each depends on the one before, so they are resolved in a Python loop.
     """
     rows, width = filtered.shape
-    sums = np.cumsum(filtered, axis=1, dtype=np.uint8).reshape(-1)
+    sums = filtered.cumsum(axis=1, dtype=np.uint8).reshape(-1)
     is_anchor = np.ones((rows, width), bool)
     np.not_equal(above[:, 1:], above[:, :-1], out=is_anchor[:, 1:])
     anchors = is_anchor.reshape(-1).nonzero()[0]
-    previous = np.empty_like(anchors)
-    previous[0] = 0
-    previous[1:] = anchors[:-1]
     above_flat = above.reshape(-1)
     values = _paeth_anchor_values(
         (anchors % width).tolist(),
         filtered.reshape(-1)[anchors].tolist(),
         above_flat[anchors].tolist(),
         above_flat[anchors - 1].tolist(),
-        (sums[anchors - 1] - sums[previous]).tolist(),
+        sums[anchors].tolist(),
+        sums[anchors - 1].tolist(),
     )
     offsets = np.array(values, np.uint8) - sums[anchors]
-    done = sums + np.repeat(offsets, _gaps(anchors, sums.size))
+    done = sums + offsets.repeat(_gaps(anchors, sums.size))
     return done.reshape(rows, width), anchors.size
 
 
-def _paeth_anchor_values(columns, deltas, above, upper_left, carried) -> list[int]:
-    """Row values at the anchors: ``carried`` is the sum of the filtered bytes since the previous anchor."""
+def _paeth_anchor_values(columns, deltas, above, upper_left, sums, sums_before) -> list[int]:
+    """Row values at the anchors, in order; ``sums`` are the running sums of the filtered bytes at the anchors
+    and ``sums_before`` just before them, so a left neighbour is the previous anchor plus what ran since."""
     values = []
-    for column, delta, b, c, run in zip(columns, deltas, above, upper_left, carried, strict=True):
+    for j, (column, delta, b, c) in enumerate(zip(columns, deltas, above, upper_left, strict=True)):
         if column == 0:  # left and upper-left are 0: the predictor is the byte above
             predictor = b
         else:
-            a = (values[-1] + run) & 255
+            a = (values[-1] + sums_before[j] - sums[j - 1]) & 255
             pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
             predictor = a if pa <= pb and pa <= pc else b if pb <= pc else c
         values.append((delta + predictor) & 255)
