@@ -336,44 +336,50 @@ class _UpRuns:
 
 
 def _paeth_rows(filtered: np.ndarray, above: np.ndarray) -> tuple[np.ndarray, int]:
-    """Undo Paeth on rows whose rows above are known; also returns the number of anchors resolved one by one.
+    """Undo Paeth on rows whose rows above are known; also returns the number of bytes resolved one by one.
 
-    Where the row above is flat (above == upper-left) the predictor is the left byte, so a row is its running sum
-    restarted at anchors: the row starts and the bytes where the row above changes. A mask row has only a few
-    anchors; each depends on the one before, so they are resolved in a Python loop.
+    Where the row above is flat (above == upper-left) the predictor is the left byte, so a row only changes at
+    its non-zero filtered bytes and at anchors: the row starts and the bytes where the row above changes. A mask
+    row has a handful of those; they are resolved in order in Python and the row is filled between them.
     """
     rows, width = filtered.shape
-    sums = filtered.cumsum(axis=1, dtype=np.uint8).reshape(-1)
     is_anchor = np.ones((rows, width), bool)
     np.not_equal(above[:, 1:], above[:, :-1], out=is_anchor[:, 1:])
     anchors = is_anchor.reshape(-1).nonzero()[0]
+    flat = filtered.reshape(-1)
+    nonzero = flat.nonzero()[0]
     above_flat = above.reshape(-1)
-    values = _paeth_anchor_values(
-        (anchors % width).tolist(),
-        filtered.reshape(-1)[anchors].tolist(),
-        above_flat[anchors].tolist(),
-        above_flat[anchors - 1].tolist(),
-        sums[anchors].tolist(),
-        sums[anchors - 1].tolist(),
+    corners = zip(above_flat[anchors].tolist(), above_flat[anchors - 1].tolist(), strict=True)
+    starts, values = _paeth_changes(
+        dict(zip(anchors.tolist(), corners, strict=True)),
+        dict(zip(nonzero.tolist(), flat[nonzero].tolist(), strict=True)),
+        width,
     )
-    offsets = np.array(values, np.uint8) - sums[anchors]
-    done = sums + offsets.repeat(_gaps(anchors, sums.size))
-    return done.reshape(rows, width), anchors.size
+    lengths = [end - start for start, end in zip(starts, [*starts[1:], flat.size], strict=True)]
+    return np.array(values, np.uint8).repeat(lengths).reshape(rows, width), len(starts)
 
 
-def _paeth_anchor_values(columns, deltas, above, upper_left, sums, sums_before) -> list[int]:
-    """Row values at the anchors, in order; ``sums`` are the running sums of the filtered bytes at the anchors
-    and ``sums_before`` just before them, so a left neighbour is the previous anchor plus what ran since."""
-    values = []
-    for j, (column, delta, b, c) in enumerate(zip(columns, deltas, above, upper_left, strict=True)):
-        if column == 0:  # left and upper-left are 0: the predictor is the byte above
-            predictor = b
-        else:
-            a = (values[-1] + sums_before[j] - sums[j - 1]) & 255
-            pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-            predictor = a if pa <= pb and pa <= pc else b if pb <= pc else c
-        values.append((delta + predictor) & 255)
-    return values
+def _paeth_changes(anchors: dict, deltas: dict, width: int) -> tuple[list[int], list[int]]:
+    """The positions where Paeth rows may change and their values there. ``anchors`` maps each anchor to the
+    bytes above and upper-left of it, ``deltas`` each non-zero filtered byte to its value."""
+    starts, values = [], []
+    value = 0
+    for position in sorted(anchors.keys() | deltas.keys()):
+        delta = deltas.get(position, 0)
+        if position in anchors:
+            b, c = anchors[position]
+            if position % width == 0:  # left and upper-left are 0: the predictor is the byte above
+                predictor = b
+            else:
+                a = value
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                predictor = a if pa <= pb and pa <= pc else b if pb <= pc else c
+            value = (delta + predictor) & 255
+        else:  # the predictor is the left byte
+            value = (value + delta) & 255
+        starts.append(position)
+        values.append(value)
+    return starts, values
 
 
 def _average_row(filtered: np.ndarray, above: np.ndarray) -> list[int]:
