@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,11 +139,22 @@ def object_numbers(masklets: list[Masklet]) -> list[int]:
 
 
 def _write_sav_layout(annotations: VideoAnnotations, folder: Path) -> None:
+    """One 0/255 PNG per object and annotated frame.
+
+    An absent object (empty RLE, read from its area without decoding) gives the same PNG bytes on every frame:
+    the first one is encoded, the others are copies (objects are absent on many frames, e.g. before appearing).
+    """
+    empty_png = None
     for masklet, number in zip(annotations.masklets, object_numbers(annotations.masklets), strict=True):
-        for k in range(len(masklet)):
+        (folder / f"{number:03d}").mkdir()
+        for k, area in enumerate(masklet.areas()):
             png = folder / f"{number:03d}" / f"{k * FRAMES_PER_ANNOTATION:05d}.png"
-            png.parent.mkdir(exist_ok=True)
+            if area == 0 and empty_png is not None:
+                shutil.copyfile(empty_png, png)
+                continue
             write_png(png, masklet.mask(k).view(np.uint8) * np.uint8(255))
+            if area == 0:
+                empty_png = png
 
 
 def _write_davis_layout(annotations: VideoAnnotations, folder: Path) -> int:
