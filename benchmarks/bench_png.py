@@ -1,8 +1,10 @@
 """Mask PNG decode time: savkit's decoder against pyspng and Pillow, from bytes, on SA-V-like masks.
 
 Masks are a few smooth blobs per object, written as 0/255 grey by Pillow (the SA-V release format) and by OpenCV,
-and as palette masks with several objects (the DAVIS layout) by Pillow. Every decoder runs on the same bytes,
-interleaved round by round so machine noise hits all alike; the best round is reported per mask.
+and as label masks with several objects (the DAVIS layout) by Pillow with a 256-colour palette (8-bit samples, as
+DAVIS tools write them) and with a 5-colour palette (Pillow then writes 4-bit samples, with row filters). Every
+decoder runs on the same bytes, interleaved round by round so machine noise hits all alike; the best round is
+reported per mask.
 
     python benchmarks/bench_png.py --repeat 30
 """
@@ -25,17 +27,19 @@ DAVIS_PALETTE = np.array([[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0
 
 
 def blob_mask(height: int, width: int, rng: np.random.Generator, blobs: int) -> np.ndarray:
-    """A union of wobbly ellipses, each 1-15% of the frame: smooth boundaries like SA-V masklets."""
+    """A union of wobbly, tilted ellipses, each 0.5-8% of the frame: smooth boundaries like SA-V masklets."""
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     mask = np.zeros((height, width), bool)
     for _ in range(blobs):
         cy, cx = rng.uniform(0.15, 0.85) * height, rng.uniform(0.15, 0.85) * width
-        ry, rx = (
-            np.sqrt(rng.uniform(0.01, 0.15) / np.pi) * np.array([height, width]) * rng.uniform(0.7, 1.4, 2)
-        )
-        angle = np.arctan2(yy - cy, xx - cx)
-        wobble = 1 + 0.15 * np.sin(3 * angle + rng.uniform(0, 2 * np.pi))
-        mask |= ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < wobble**2
+        area = rng.uniform(0.005, 0.08) * height * width
+        aspect = rng.uniform(0.5, 2)
+        ry, rx = np.sqrt(area / np.pi * aspect), np.sqrt(area / np.pi / aspect)
+        tilt = rng.uniform(0, np.pi)
+        dy, dx = yy - cy, xx - cx
+        u, v = dy * np.cos(tilt) + dx * np.sin(tilt), dx * np.cos(tilt) - dy * np.sin(tilt)
+        wobble = 1 + 0.1 * np.sin(3 * np.arctan2(u, v) + rng.uniform(0, 2 * np.pi))
+        mask |= (u / ry) ** 2 + (v / rx) ** 2 < wobble**2
     return mask
 
 
@@ -49,7 +53,7 @@ def pillow_png(array: np.ndarray, palette: np.ndarray | None = None) -> bytes:
 
 
 def mask_sets(height: int, width: int, count: int, rng: np.random.Generator) -> dict[str, list[bytes]]:
-    """``count`` PNGs of each kind at one size."""
+    """``count`` PNGs of each kind at one size: SA-V per-object 0/255 masks and DAVIS label masks."""
     binary = [blob_mask(height, width, rng, int(rng.integers(1, 4))) for _ in range(count)]
     labels = []
     for _ in range(count):
@@ -58,10 +62,13 @@ def mask_sets(height: int, width: int, count: int, rng: np.random.Generator) -> 
             label[blob_mask(height, width, rng, 1)] = obj
         labels.append(label)
     grey = [(mask * 255).astype(np.uint8) for mask in binary]
+    full_palette = np.zeros((256, 3), np.uint8)
+    full_palette[: len(DAVIS_PALETTE)] = DAVIS_PALETTE
     return {
         "grey, Pillow": [pillow_png(array) for array in grey],
         "grey, OpenCV": [cv2.imencode(".png", array)[1].tobytes() for array in grey],
-        "palette, Pillow": [pillow_png(label, DAVIS_PALETTE) for label in labels],
+        "palette 8-bit": [pillow_png(label, full_palette) for label in labels],
+        "palette 4-bit": [pillow_png(label, DAVIS_PALETTE) for label in labels],
     }
 
 

@@ -202,11 +202,14 @@ def unfilter(filtered: np.ndarray) -> np.ndarray:
     if not filters.any():
         return padded[1:]
     sub = (filters == _SUB).nonzero()[0] + 1
+    if sub.size == height:  # OpenCV's choice for every row
+        return _running_sums(padded[1:])
     if sub.size:
         padded[sub] = _running_sums(padded[sub])
-    up = _UpRuns(padded, (filters == _UP).nonzero()[0] + 1)
-    _undo_average_and_paeth(padded, filters, up)
-    up.apply(padded)
+    if filters.max() >= _UP:
+        up = _UpRuns(padded, (filters == _UP).nonzero()[0] + 1)
+        _undo_average_and_paeth(padded, filters, up)
+        up.apply(padded)
     return padded[1:]
 
 
