@@ -300,6 +300,12 @@ def test_bad_compressed_data_and_filter_type():
         decode_png(assemble(header, bytes(raw[: 20 * 61])), "m.png")
 
 
+def test_implausible_header_size_is_an_error_not_a_huge_allocation():
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    with pytest.raises(SavkitError, match="implausible size 100000x100000"):
+        decode_png(assemble(header, b"\x00" * 10), "m.png")
+
+
 def test_missing_file_is_a_savkit_error(tmp_path):
     with pytest.raises(SavkitError, match="cannot read"):
         read_png(tmp_path / "absent.png")

@@ -3,10 +3,11 @@
 ``read_png`` returns the stored sample values: palette indices for palette PNGs, grey levels for grey PNGs
 (1, 2 and 4-bit grey scaled to 0-255 as Pillow's "L" mode does).
 
-Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than libpng/libspng: IDAT is
+Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng): IDAT is
 inflated with ISA-L (4x faster than zlib) and the row filters are undone with numpy on the few bytes that are not
 zero. A mask is piecewise constant, so its filtered rows are almost all zeros and every filter reduces to filling
-runs (Sub, Paeth: along the row; Up: down the columns). Anything else goes to pyspng or Pillow.
+runs (Sub, Paeth: along the row; Up: down the columns). Anything else, or image data that is not mask-like,
+goes to pyspng or Pillow. Results equal Pillow's.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ _NONE, _SUB, _UP, _AVERAGE, _PAETH = range(5)
 # need a handful, photographs thousands.
 _STEP_BUDGET = 256
 _BYTES_OF_WORD = np.arange(8)
+_MAX_BYTES = 1 << 31  # a mask this large is a corrupt header, not a mask
 
 
 @dataclass(frozen=True)
-class PngHeader:
+class _Header:
     """The IHDR fields that decide how a PNG is decoded."""
 
     width: int
@@ -92,7 +94,7 @@ def _corrupt(path: str | os.PathLike, reason: str) -> SavkitError:
     return SavkitError(f"{path}: not a readable PNG ({reason}); re-export the mask")
 
 
-def _read_chunks(data: bytes, path: str | os.PathLike) -> tuple[PngHeader, bytes]:
+def _read_chunks(data: bytes, path: str | os.PathLike) -> tuple[_Header, bytes]:
     """The header and the concatenated IDAT data; ancillary chunks are skipped and CRCs are not checked (the
     zlib stream carries its own checksum)."""
     if not data.startswith(_SIGNATURE):
@@ -122,16 +124,16 @@ def _read_chunks(data: bytes, path: str | os.PathLike) -> tuple[PngHeader, bytes
     return header, b"".join(idat)
 
 
-def _parse_ihdr(body: memoryview, path: str | os.PathLike) -> PngHeader:
+def _parse_ihdr(body: memoryview, path: str | os.PathLike) -> _Header:
     if len(body) != 13:
         raise _corrupt(path, "bad IHDR chunk")
     width, height, bit_depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", body)
     if width == 0 or height == 0:
         raise _corrupt(path, f"empty image {width}x{height}")
-    return PngHeader(width, height, bit_depth, colour_type, interlace != 0)
+    return _Header(width, height, bit_depth, colour_type, interlace != 0)
 
 
-def _decode_general(data: bytes, header: PngHeader, path: str | os.PathLike) -> np.ndarray:
+def _decode_general(data: bytes, header: _Header, path: str | os.PathLike) -> np.ndarray:
     """pyspng where it returns the stored samples (8-bit, not palette: it expands palettes to RGB and gives 16-bit
     grey two channels), Pillow for the rest."""
     if header.bit_depth == 8 and header.colour_type != 3:
@@ -148,10 +150,12 @@ def _decode_general(data: bytes, header: PngHeader, path: str | os.PathLike) -> 
         raise _corrupt(path, str(exc)) from None
 
 
-def _decode_mask(header: PngHeader, idat: bytes, path: str | os.PathLike) -> np.ndarray:
+def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.ndarray:
     """Inflate with ISA-L, undo the filters, unpack sub-byte samples."""
     stride = header.row_bytes + 1
     size = header.height * stride
+    if size > _MAX_BYTES:
+        raise _corrupt(path, f"implausible size {header.width}x{header.height}")
     try:
         # One spare byte: a buffer that fills up exactly is grown and shrunk again, which costs 2.5x.
         inflated = isal_zlib.decompress(idat, bufsize=size + 1)
@@ -162,13 +166,13 @@ def _decode_mask(header: PngHeader, idat: bytes, path: str | os.PathLike) -> np.
     filtered = np.frombuffer(inflated, np.uint8, size).reshape(header.height, stride)
     if filtered[:, 0].max() > _PAETH:
         raise _corrupt(path, "unknown row filter type")
-    rows = unfilter(filtered)
+    rows = _unfilter(filtered)
     if header.bit_depth == 8:
         return rows
     return _unpack_samples(rows, header)
 
 
-def _unpack_samples(rows: np.ndarray, header: PngHeader) -> np.ndarray:
+def _unpack_samples(rows: np.ndarray, header: _Header) -> np.ndarray:
     """Split 1, 2 or 4-bit samples (first sample in the high bits) into bytes; grey is scaled to 0-255."""
     samples = np.take(_sample_table(header.bit_depth, header.colour_type == 0), rows)
     return samples.view(np.uint8).reshape(header.height, -1)[:, : header.width]
@@ -185,7 +189,7 @@ def _sample_table(bit_depth: int, scale_to_byte: bool) -> np.ndarray:
     return np.ascontiguousarray(samples, np.uint8).view(f"u{per_byte}").ravel()
 
 
-def unfilter(filtered: np.ndarray) -> np.ndarray:
+def _unfilter(filtered: np.ndarray) -> np.ndarray:
     """Undo PNG row filters for one byte per pixel: ``filtered`` is (H, 1 + row bytes) as inflated, filter type
     first. Returns the (H, row bytes) reconstructed bytes.
 
@@ -214,6 +218,7 @@ def unfilter(filtered: np.ndarray) -> np.ndarray:
 
 
 def _undo_average_and_paeth(padded: np.ndarray, filters: np.ndarray, up: _UpRuns) -> None:
+    """Average and Paeth rows level by level (see ``_unfilter``); the rows of one level are done together."""
     rows = (filters >= _AVERAGE).nonzero()[0]
     if not rows.size:
         return
@@ -339,7 +344,7 @@ class _UpRuns:
 
 
 def _paeth_rows(filtered: np.ndarray, above: np.ndarray) -> tuple[np.ndarray, int]:
-    """Undo Paeth on rows whose rows above are known; also returns the number of bytes resolved one by one.
+    """Undo Paeth on rows whose rows above are known; also returns the number of places resolved one by one.
 
     Where the row above is flat (above == upper-left) the predictor is the left byte, so a row only changes at
     its non-zero filtered bytes and at anchors: the row starts and the bytes where the row above changes. A mask
