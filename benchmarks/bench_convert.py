@@ -37,6 +37,7 @@ from pycocotools import mask as mask_utils
 from savkit.convert.frames import extract_frames
 from savkit.convert.masks import export_masks
 from savkit.io.video import write_video
+from timing import best_times
 
 SAMPLE_JSON = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "sav_train_sample" / "sav_000001_manual.json"
@@ -106,38 +107,35 @@ def bench_extraction(work: Path, videos: list[Path], cores: int, rounds: int) ->
         )
         methods[f"ffmpeg CLI, {label}"] = partial(per_video, ffmpeg_extract, work, videos, quality, workers)
     print(f"\nframe extraction ({frames} JPEGs written), best of {rounds} interleaved rounds")
-    print_rates(best_times(methods, rounds), frames, "frames")
+    timed_rates(methods, rounds, frames, "frames")
     bench_encoders(videos[0], quality)
 
 
-def best_times(methods: dict, rounds: int) -> dict[str, tuple[float, float]]:
-    """(best wall seconds, least CPU seconds) per method, each run once per round in a rotated order.
+def timed_rates(methods: dict, rounds: int, count: int, unit: str) -> None:
+    """Print the best wall-clock rate of each method over interleaved rounds (shared ``best_times``).
 
-    The best of interleaved rounds is the least disturbed by other load on the machine. CPU time counts this
-    process and its waited-for children, so it is meaningful for the 1-process rows (savkit's pool workers
-    are children of the multiprocessing fork server, not of this process).
+    1-process rows also show the least CPU time per item: this process and its waited-for children (savkit's
+    pool workers are children of the multiprocessing fork server, so multi-process rows cannot show it).
     """
-    names = list(methods)
-    best = dict.fromkeys(names, (float("inf"), float("inf")))
-    for round_index in range(rounds):
-        shift = round_index % len(names)
-        for name in names[shift:] + names[:shift]:
-            wall, cpu = time.perf_counter(), cpu_seconds()
-            methods[name]()
-            wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-            best[name] = (min(best[name][0], wall), min(best[name][1], cpu))
-    return best
+    least_cpu = dict.fromkeys(methods, float("inf"))
+
+    def with_cpu(name: str, run):
+        def measured() -> None:
+            start = cpu_seconds()
+            run()
+            least_cpu[name] = min(least_cpu[name], cpu_seconds() - start)
+
+        return measured
+
+    walls = best_times({name: with_cpu(name, run) for name, run in methods.items()}, rounds)
+    for name, wall in walls.items():
+        cpu_note = f"  ({1000 * least_cpu[name] / count:5.1f} ms CPU each)" if "1 process" in name else ""
+        print(f"  {name:32s} {count / wall:8.1f} {unit}/s{cpu_note}")
 
 
 def cpu_seconds() -> float:
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     return sum(u.ru_utime + u.ru_stime for u in usage)
-
-
-def print_rates(results: dict[str, tuple[float, float]], count: int, unit: str) -> None:
-    for name, (wall, cpu) in results.items():
-        cpu_note = f"  ({1000 * cpu / count:5.1f} ms CPU each)" if "1 process" in name else ""
-        print(f"  {name:32s} {count / wall:8.1f} {unit}/s{cpu_note}")
 
 
 def savkit_extract(work: Path, videos: list[Path], quality: int, workers: int) -> None:
@@ -298,7 +296,7 @@ def bench_masks(work: Path, copies: int, cores: int, rounds: int) -> None:
         f"\nmask export, val/test layout ({copies} videos x {data['masklet_num']} masklets x "
         f"{len(data['masklet'])} frames = {pngs} PNGs), best of {rounds} interleaved rounds"
     )
-    print_rates(best_times(methods, rounds), pngs, "PNGs")
+    timed_rates(methods, rounds, pngs, "PNGs")
 
 
 def baseline_masks(src: Path, out: Path) -> None:
