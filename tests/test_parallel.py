@@ -4,6 +4,7 @@ failures (exceptions and dying workers) recorded per item; resumable per-video o
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -48,6 +49,14 @@ def test_a_dying_worker_process_is_a_failure_of_its_item_only():
     report = run_tasks(square_or_crash, range(6), workers=2, progress=False)
     assert report.failures == [(2, CRASH_REASON)]
     assert report.results == {x: x * x for x in range(6) if x != 2}
+
+
+def test_an_item_that_cannot_be_sent_to_a_worker_is_a_failure():
+    report = run_tasks(str, [1, threading.Lock()], workers=2, progress=False, key=type)
+    assert report.results == {int: "1"}
+    assert [(key, reason.split(":")[0]) for key, reason in report.failures] == [
+        (type(threading.Lock()), "TypeError")
+    ]
 
 
 def test_key_names_items_and_savkit_errors_keep_their_message():

@@ -195,9 +195,11 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             for future in done:
-                entry = in_flight.pop(future)
-                if isinstance(future.exception(), BrokenProcessPool):
+                entry, error = in_flight.pop(future), future.exception()
+                if isinstance(error, BrokenProcessPool):
                     broken.append(entry)
+                elif error is not None:  # the item or its result could not be pickled
+                    record(entry[0], False, one_line_reason(error))
                 else:
                     record(entry[0], *future.result())
     return broken
@@ -233,10 +235,12 @@ def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, r
         )
         for future in distributed.as_completed(futures):
             index = futures.pop(future)
-            if future.status == "error":
+            if future.status == "finished":
+                record(index, *future.result())
+            elif future.status == "error":
                 record(index, False, one_line_reason(future.exception()))
             else:
-                record(index, *future.result())
+                record(index, False, f"the Dask cluster {future.status} this task")
             future.release()
     finally:
         if own_client:
