@@ -266,7 +266,7 @@ def test_bad_json_and_bad_png_tree_fail_alone(sample_dir, tmp_path, capsys):
     (src / "sav_000002_manual.json").write_text(text[: len(text) // 2])
     assert main(["export-masks", str(src), str(tmp_path / "png"), "--workers", "2", "--layout", "davis"]) == 1
     out, err = capsys.readouterr()
-    assert "1 videos done, 0 skipped, 1 failed; 121 PNGs" in out and "overlapping pixels" in out
+    assert "1 video done, 0 skipped, 1 failed; 121 PNGs" in out and "overlapping pixels" in out
     assert err.count("failed: ") == 1 and "failed: sav_000002: " in err and "not valid JSON" in err
     assert is_complete(tmp_path / "png", "sav_000001")
 

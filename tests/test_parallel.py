@@ -160,4 +160,6 @@ def test_summary_counts_written_videos_and_skips():
     )
     summary = Summary.of(report)
     assert summary == Summary(videos=2, skipped=1, failed=1, files=5, bytes=2000, seconds=2.0)
-    assert summary.describe("frames") == "2 videos done, 1 skipped, 1 failed; 5 frames, 2.0 kB in 2.0 s"
+    assert summary.describe("frame") == "2 videos done, 1 skipped, 1 failed; 5 frames, 2.0 kB in 2.0 s"
+    single = Summary(videos=1, skipped=0, failed=0, files=1, bytes=1, seconds=0.5)
+    assert single.describe("PNG") == "1 video done, 0 skipped, 0 failed; 1 PNG, 1 B in 0.5 s"

@@ -82,11 +82,11 @@ class Summary:
             seconds=report.seconds,
         )
 
-    def describe(self, files_name: str = "files") -> str:
+    def describe(self, file_noun: str = "file") -> str:
         """One line for humans, e.g. ``12 videos done, 3 skipped, 1 failed; 2,400 frames, 1.2 GB in 12.3 s``."""
         return (
-            f"{self.videos} videos done, {self.skipped} skipped, {self.failed} failed; "
-            f"{self.files:,} {files_name}, {_human_bytes(self.bytes)} in {self.seconds:.1f} s"
+            f"{_count(self.videos, 'video')} done, {self.skipped:,} skipped, {self.failed:,} failed; "
+            f"{_count(self.files, file_noun)}, {_human_bytes(self.bytes)} in {self.seconds:.1f} s"
         )
 
 
@@ -314,6 +314,10 @@ _FOLDER_MODE = _default_folder_mode()
 def _folder_stats(folder: Path) -> VideoStats:
     sizes = [path.stat().st_size for path in folder.rglob("*") if path.is_file()]
     return VideoStats(files=len(sizes), bytes=sum(sizes))
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _human_bytes(count: int) -> str:

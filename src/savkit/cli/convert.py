@@ -98,7 +98,7 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 def _extract_frames(args: argparse.Namespace) -> int:
     report = extract_frames(args.src, args.out, args.every, args.quality, **_run_options(args))
-    return _finish(report, "frames", args.quiet)
+    return _finish(report, "frame", args.quiet)
 
 
 def _export_masks(args: argparse.Namespace) -> int:
@@ -107,18 +107,18 @@ def _export_masks(args: argparse.Namespace) -> int:
     details = (
         f"; {overlap:,} overlapping pixels (lowest object number kept)" if args.layout == "davis" else ""
     )
-    return _finish(report, "PNGs", args.quiet, details)
+    return _finish(report, "PNG", args.quiet, details)
 
 
 def _import_masks(args: argparse.Namespace) -> int:
     report = import_masks(args.src, args.out, args.type, args.split, **_run_options(args))
-    return _finish(report, "JSONs", args.quiet)
+    return _finish(report, "JSON file", args.quiet)
 
 
-def _finish(report: RunReport, files_name: str, quiet: bool, details: str = "") -> int:
+def _finish(report: RunReport, file_noun: str, quiet: bool, details: str = "") -> int:
     """Print the summary (stdout) and the failed videos (stderr); exit code 1 if any video failed."""
     if not quiet:
-        print(Summary.of(report).describe(files_name) + details)
+        print(Summary.of(report).describe(file_noun) + details)
     for video_id, reason in sorted(report.failures, key=lambda failure: str(failure[0])):
         print(f"failed: {video_id}: {reason}", file=sys.stderr)
     return 1 if report.failures else 0
