@@ -51,7 +51,10 @@ _JSON_NAME = re.compile(r"(?P<video_id>.+)_(?P<type>manual|auto)\.json")
 
 @dataclass(frozen=True)
 class MaskStats(VideoStats):
-    """Per-video export result; ``overlap_pixels``: pixels (summed over frames) claimed by 2+ objects (DAVIS)."""
+    """Per-video export result; ``overlap_pixels``: pixels (summed over frames) claimed by 2+ objects.
+
+    Counted for the DAVIS layout only, and 0 for a video skipped as already complete.
+    """
 
     overlap_pixels: int = 0
 
