@@ -94,6 +94,25 @@ def test_dask_local_cluster_by_client_and_by_address():
         assert report.failures == [(3, "ValueError: three is not allowed")]
 
 
+def test_a_dying_dask_worker_is_a_failure_not_a_hang():
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    # Each worker death counts against the task; with 1 allowed, the crashing item fails after two deaths.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 1}),
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        report = run_tasks(square_or_crash, range(6), scheduler=client, progress=False)
+    failures = dict(report.failures)
+    assert failures[2] == f"{CRASH_REASON} (Dask KilledWorker)"
+    assert set(report.results) | set(failures) == set(range(6))
+    assert all(report.results[x] == x * x for x in report.results)
+
+
 def test_unreachable_scheduler_is_a_savkit_error():
     pytest.importorskip("distributed")
     import dask

@@ -237,14 +237,24 @@ def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, r
             index = futures.pop(future)
             if future.status == "finished":
                 record(index, *future.result())
-            elif future.status == "error":
-                record(index, False, one_line_reason(future.exception()))
             else:
-                record(index, False, f"the Dask cluster {future.status} this task")
+                record(index, False, _dask_failure_reason(future))
             future.release()
     finally:
         if own_client:
             client.close()
+
+
+def _dask_failure_reason(future: Any) -> str:
+    """Exceptions inside ``func`` come back as reasons from ``_call``; this is what the cluster itself reports."""
+    import distributed
+
+    if future.status != "error":
+        return f"the Dask cluster {future.status} this task"
+    error = future.exception()
+    if isinstance(error, distributed.KilledWorker):
+        return f"{CRASH_REASON} (Dask KilledWorker)"
+    return one_line_reason(error)
 
 
 def is_complete(out_dir: str | os.PathLike, video_id: str) -> bool:
