@@ -3,11 +3,11 @@
 ``read_png`` returns the stored sample values: palette indices for palette PNGs, grey levels for grey PNGs
 (1, 2 and 4-bit grey scaled to 0-255 as Pillow's "L" mode does).
 
-Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng): IDAT is
-inflated with ISA-L (4x faster than zlib) and the row filters are undone with numpy on the few bytes that are not
-zero. A mask is piecewise constant, so its filtered rows are almost all zeros and every filter reduces to filling
-runs (Sub, Paeth: along the row; Up: down the columns). Anything else, or image data that is not mask-like,
-goes to pyspng or Pillow. Results equal Pillow's.
+Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng, bound by
+zlib): IDAT is inflated with ISA-L (4x faster than zlib). A mask is piecewise constant, so its filtered rows are
+almost all zeros: None, Sub and Up rows (most rows of real masks) are undone with numpy on the few non-zero bytes.
+Average and Paeth rows are sequential byte by byte, so an image holding any is unfiltered by libspng, fed the
+inflated rows as an uncompressed PNG. Anything else goes to pyspng or Pillow. Results equal Pillow's.
 """
 
 from __future__ import annotations
@@ -28,9 +28,6 @@ from savkit.io.atomic import atomic_path
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NONE, _SUB, _UP, _AVERAGE, _PAETH = range(5)
-# Sequential numpy steps (~10 us each) the fast path may take before a C decoder is the faster choice: masks
-# need a handful, photographs thousands.
-_STEP_BUDGET = 256
 _BYTES_OF_WORD = np.arange(8)
 _MAX_BYTES = 1 << 31  # a mask this large is a corrupt header, not a mask
 
@@ -55,10 +52,6 @@ class _Header:
         return (self.width * self.bit_depth + 7) // 8
 
 
-class _NotAMask(Exception):
-    """The image data are not mask-like: a C decoder will be faster than the vectorised filters."""
-
-
 def read_png(path: str | os.PathLike) -> np.ndarray:
     """Read a single-channel PNG as a 2-D uint8 array; a corrupt or unreadable file is a SavkitError."""
     try:
@@ -76,10 +69,7 @@ def decode_png(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
     """Decode PNG bytes to a 2-D array of stored sample values."""
     header, idat = _read_chunks(data, path)
     if header.is_mask_format:
-        try:
-            return _decode_mask(header, idat, path)
-        except _NotAMask:
-            pass
+        return _decode_mask(header, idat, path)
     array = _decode_general(data, header, path)
     if array.ndim == 3:
         if array.shape[2] != 1:
@@ -193,59 +183,63 @@ def _unfilter(filtered: np.ndarray) -> np.ndarray:
     """Undo PNG row filters for one byte per pixel: ``filtered`` is (H, 1 + row bytes) as inflated, filter type
     first. Returns the (H, row bytes) reconstructed bytes.
 
-    None and Sub rows stand alone. An Up run is its base (the row above it) plus column sums, so it is done last,
-    in one pass. Average and Paeth rows need the finished row above: they are done in levels, level k holding the
-    rows with k Average/Paeth rows (themselves included) since the last None/Sub row; a row above that lies in an
-    Up run is that run's base plus the run's column totals.
+    None and Sub rows stand alone; an Up run is its base (the row above it) plus column sums, done once the Sub
+    rows are. An image with Average or Paeth rows goes to libspng instead (``_unfilter_in_c``).
     """
     height, width = filtered.shape[0], filtered.shape[1] - 1
     filters = filtered[:, 0]
+    top = filters.max()
+    if top >= _AVERAGE:
+        return _unfilter_in_c(filtered)
     padded = np.empty((height + 1, width), np.uint8)  # row 0: the zeros above the image
     padded[0] = 0
     padded[1:] = filtered[:, 1:]
-    if not filters.any():
+    if top == _NONE:
         return padded[1:]
     sub = (filters == _SUB).nonzero()[0] + 1
     if sub.size == height:  # OpenCV's choice for every row
         return _running_sums(padded[1:])
     if sub.size:
         padded[sub] = _running_sums(padded[sub])
-    if filters.max() >= _UP:
-        up = _UpRuns(padded, (filters == _UP).nonzero()[0] + 1)
-        _undo_average_and_paeth(padded, filters, up)
-        up.apply(padded)
+    if top == _UP:
+        _undo_up(padded, (filters == _UP).nonzero()[0] + 1)
     return padded[1:]
 
 
-def _undo_average_and_paeth(padded: np.ndarray, filters: np.ndarray, up: _UpRuns) -> None:
-    """Average and Paeth rows level by level (see ``_unfilter``); the rows of one level are done together."""
-    rows = (filters >= _AVERAGE).nonzero()[0]
-    if not rows.size:
-        return
-    count = (filters >= _AVERAGE).cumsum()
-    last_free = np.maximum.accumulate(np.where(filters <= _SUB, np.arange(filters.size), -1))
-    level = count[rows] - np.where(last_free[rows] >= 0, count[last_free[rows]], 0)
-    order = level.argsort(kind="stable")
-    rows = rows[order] + 1  # rows of ``padded``, level by level
-    is_average = filters[rows - 1] == _AVERAGE
-    above_source, above_totals = up.row_above(rows)
-    bounds = level[order].searchsorted(np.arange(1, level.max() + 2)).tolist()
-    steps = len(bounds)
-    for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
-        level_rows = rows[begin:end]
-        above = padded[above_source[begin:end]]
-        above += above_totals[begin:end]
-        if is_average[begin:end].any():
-            paeth = ~is_average[begin:end]
-            for row, row_above in zip(level_rows[~paeth], above[~paeth], strict=True):
-                padded[row] = _average_row(padded[row], row_above)
-                steps += row_above.size // 16
-            level_rows, above = level_rows[paeth], above[paeth]
-        if level_rows.size:
-            padded[level_rows], anchors = _paeth_rows(padded[level_rows], above)
-            steps += anchors // 16
-        if steps > _STEP_BUDGET:
-            raise _NotAMask
+def _unfilter_in_c(filtered: np.ndarray) -> np.ndarray:
+    """Average and Paeth rows depend on their left neighbour byte by byte, and chains of them (Paeth, Up run,
+    Paeth...) on each other: numpy would go row by row, libspng does them at C speed. It gets the inflated rows,
+    with the Sub rows (slow in libspng) already done here and marked None, as an uncompressed 8-bit grey PNG of
+    one byte per sample, so it returns the bytes of any bit depth and the indices of palette images."""
+    sub = (filtered[:, 0] == _SUB).nonzero()[0]
+    if sub.size:
+        done = _running_sums(filtered[sub, 1:])
+        filtered = filtered.copy()
+        filtered[sub, 0] = _NONE
+        filtered[sub, 1:] = done
+    return pyspng.load(_stored_png(filtered))
+
+
+def _stored_png(rows: np.ndarray) -> bytes:
+    """An 8-bit grey PNG holding filtered rows (filter type first) in stored (uncompressed) deflate blocks."""
+    height, stride = rows.shape
+    raw = memoryview(rows.reshape(-1))
+    stream = [b"\x78\x01"]  # zlib header: deflate, 32K window, no preset dictionary
+    for start in range(0, len(raw), 0xFFFF):
+        block = raw[start : start + 0xFFFF]
+        last = start + 0xFFFF >= len(raw)
+        stream += [struct.pack("<BHH", last, len(block), 0xFFFF ^ len(block)), block]
+    stream.append(struct.pack(">I", isal_zlib.adler32(raw)))
+    header = struct.pack(">IIBBBBB", stride - 1, height, 8, 0, 0, 0, 0)
+    return b"".join([_SIGNATURE, *_chunk(b"IHDR", [header]), *_chunk(b"IDAT", stream), *_chunk(b"IEND", [])])
+
+
+def _chunk(kind: bytes, body: list) -> list:
+    """A chunk as pieces to join: length, type, body pieces, CRC."""
+    crc = isal_zlib.crc32(kind)
+    for piece in body:
+        crc = isal_zlib.crc32(piece, crc)
+    return [struct.pack(">I", sum(len(piece) for piece in body)) + kind, *body, struct.pack(">I", crc)]
 
 
 def _nonzero_positions(array: np.ndarray) -> np.ndarray:
@@ -282,122 +276,33 @@ def _running_sums(block: np.ndarray) -> np.ndarray:
     return values.repeat(_gaps(breaks, flat.size)).reshape(rows, width)
 
 
-class _UpRuns:
-    """The Up rows of an image as runs: row = base (the row above the run) + column sums of the run's deltas.
-
-    The deltas of mask rows are almost all zero, so each non-zero delta is added to its column from its row down to
-    the run's end (``np.add.at``, which sums where segments overlap); dense deltas use ``np.cumsum`` down the
-    columns instead.
-    """
-
-    def __init__(self, padded: np.ndarray, rows: np.ndarray):
-        self.rows = rows
-        self.height, width = padded.shape
-        new_run = np.ones(rows.size, bool)
-        np.not_equal(rows[1:], rows[:-1] + 1, out=new_run[1:])
-        self.first = new_run.nonzero()[0]
-        self.run = new_run.cumsum() - 1
-        self.bases = rows[self.first] - 1
-        self.deltas = padded[rows]
-        positions = _nonzero_positions(self.deltas)
-        self.dense = positions.size * 16 > self.deltas.size
-        if not self.dense:
-            self.index, self.column = np.divmod(positions, width)
-            self.values = self.deltas.reshape(-1)[positions]
-            run_end = self.first + _gaps(self.first, rows.size)
-            self.lengths = run_end[self.run[self.index]] - self.index
-            self.dense = int(self.lengths.sum()) > self.deltas.size
-
-    def row_above(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For rows of ``padded``: the finished row their row above derives from, and what to add to it (the
-        column totals of the Up run above them, or zeros)."""
-        width = self.deltas.shape[1]
-        run_of = np.full(self.height, -1)
-        run_of[self.rows] = self.run
-        run = run_of[rows - 1]
-        source = np.where(run >= 0, np.append(self.bases, 0)[run], rows - 1)
-        totals = np.zeros((self.first.size + 1, width), np.uint8)  # last row: nothing to add
-        if self.dense:
-            sums = self.deltas.cumsum(axis=0, dtype=np.uint8)
-            totals[:-1] = sums[self.first + _gaps(self.first, self.rows.size) - 1]
-            totals[1:-1] -= sums[self.first[1:] - 1]
-        else:
-            np.add.at(totals, (self.run[self.index], self.column), self.values)
-        return source, totals[run]
-
-    def apply(self, padded: np.ndarray) -> None:
-        """Write the Up rows (their bases must be finished)."""
-        if not self.rows.size:
-            return
-        padded[self.rows] = padded[self.bases[self.run]]
-        if self.dense:
-            sums = self.deltas.cumsum(axis=0, dtype=np.uint8)
-            before = np.zeros((self.first.size, sums.shape[1]), np.uint8)
-            before[1:] = sums[self.first[1:] - 1]
-            padded[self.rows] += sums - before[self.run]
-        elif self.index.size:
-            width = padded.shape[1]
-            lengths = self.lengths
+def _undo_up(padded: np.ndarray, rows: np.ndarray) -> None:
+    """Up rows (rows of ``padded``, whose runs' bases are finished): row = base (the row above its run) + column
+    sums of the run's deltas. Mask deltas are almost all zero, so each non-zero delta is added to its column from
+    its row down to the run's end (``np.add.at`` sums where such segments overlap); dense deltas use a cumulative
+    sum down the columns instead."""
+    width = padded.shape[1]
+    new_run = np.ones(rows.size, bool)
+    np.not_equal(rows[1:], rows[:-1] + 1, out=new_run[1:])
+    first = new_run.nonzero()[0]
+    run = new_run.cumsum() - 1
+    deltas = padded[rows]
+    padded[rows] = padded[rows[first][run] - 1]
+    positions = _nonzero_positions(deltas)
+    if positions.size * 16 <= deltas.size:
+        index, column = np.divmod(positions, width)
+        lengths = (first + _gaps(first, rows.size))[run[index]] - index
+        if lengths.sum() <= deltas.size:
             down = np.arange(lengths.sum()) - (lengths.cumsum() - lengths).repeat(lengths)
-            starts = (self.rows[self.index] * width + self.column).repeat(lengths)
-            np.add.at(padded.reshape(-1), starts + down * width, self.values.repeat(lengths))
-
-
-def _paeth_rows(filtered: np.ndarray, above: np.ndarray) -> tuple[np.ndarray, int]:
-    """Undo Paeth on rows whose rows above are known; also returns the number of places resolved one by one.
-
-    Where the row above is flat (above == upper-left) the predictor is the left byte, so a row only changes at
-    its non-zero filtered bytes and at anchors: the row starts and the bytes where the row above changes. A mask
-    row has a handful of those; they are resolved in order in Python and the row is filled between them.
-    """
-    rows, width = filtered.shape
-    is_anchor = np.ones((rows, width), bool)
-    np.not_equal(above[:, 1:], above[:, :-1], out=is_anchor[:, 1:])
-    anchors = is_anchor.reshape(-1).nonzero()[0]
-    flat = filtered.reshape(-1)
-    nonzero = flat.nonzero()[0]
-    above_flat = above.reshape(-1)
-    corners = zip(above_flat[anchors].tolist(), above_flat[anchors - 1].tolist(), strict=True)
-    starts, values = _paeth_changes(
-        dict(zip(anchors.tolist(), corners, strict=True)),
-        dict(zip(nonzero.tolist(), flat[nonzero].tolist(), strict=True)),
-        width,
-    )
-    lengths = [end - start for start, end in zip(starts, [*starts[1:], flat.size], strict=True)]
-    return np.array(values, np.uint8).repeat(lengths).reshape(rows, width), len(starts)
-
-
-def _paeth_changes(anchors: dict, deltas: dict, width: int) -> tuple[list[int], list[int]]:
-    """The positions where Paeth rows may change and their values there. ``anchors`` maps each anchor to the
-    bytes above and upper-left of it, ``deltas`` each non-zero filtered byte to its value."""
-    starts, values = [], []
-    value = 0
-    for position in sorted(anchors.keys() | deltas.keys()):
-        delta = deltas.get(position, 0)
-        if position in anchors:
-            b, c = anchors[position]
-            if position % width == 0:  # left and upper-left are 0: the predictor is the byte above
-                predictor = b
-            else:
-                a = value
-                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                predictor = a if pa <= pb and pa <= pc else b if pb <= pc else c
-            value = (delta + predictor) & 255
-        else:  # the predictor is the left byte
-            value = (value + delta) & 255
-        starts.append(position)
-        values.append(value)
-    return starts, values
-
-
-def _average_row(filtered: np.ndarray, above: np.ndarray) -> list[int]:
-    """Average rows have no run structure to exploit, and encoders rarely choose them for masks: byte by byte."""
-    left = 0
-    line = filtered.tolist()
-    for x, (delta, up) in enumerate(zip(line, above.tolist(), strict=True)):
-        left = (delta + ((left + up) >> 1)) & 255
-        line[x] = left
-    return line
+            starts = (rows[index] * width + column).repeat(lengths)
+            np.add.at(
+                padded.reshape(-1), starts + down * width, deltas.reshape(-1)[positions].repeat(lengths)
+            )
+            return
+    sums = deltas.cumsum(axis=0, dtype=np.uint8)
+    before = np.zeros((first.size, width), np.uint8)
+    before[1:] = sums[first[1:] - 1]
+    padded[rows] += sums - before[run]
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray, palette: np.ndarray | None = None) -> None:
