@@ -71,6 +71,17 @@ def test_random_access_while_streaming(index_video: Path) -> None:
     assert pairs == [(i, FRAME_COUNT - 1 - i) for i in range(0, FRAME_COUNT, 10)]
 
 
+def test_one_reader_streams_again_after_random_access_and_nested_streams(index_video: Path) -> None:
+    with VideoReader(index_video) as reader:
+        assert read_index(reader.frame(57)) == 57
+        again = [(index, read_index(rgb)) for index, rgb in reader.frames(step=9)]
+        both = zip(reader.frames(stop=50), reader.frames(start=50), strict=True)
+        nested = [(read_index(a), read_index(b)) for (_, a), (_, b) in both]
+        assert read_index(reader.frame(3)) == 3
+    assert again == [(i, i) for i in range(0, FRAME_COUNT, 9)]
+    assert nested == [(i, i + 50) for i in range(50)]
+
+
 def test_frame_out_of_range_names_the_valid_range(index_video: Path) -> None:
     with VideoReader(index_video) as reader, pytest.raises(SavkitError, match=r"frame 100 .*0\.\.99"):
         reader.frame(FRAME_COUNT)

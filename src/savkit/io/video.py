@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -23,13 +24,22 @@ from savkit.io.atomic import atomic_path
 
 CONTAINER_FORMATS = {".mp4": "mp4", ".gif": "gif"}
 
+_Source = tuple[av.container.InputContainer, av.video.stream.VideoStream]
+
 
 class VideoReader:
-    """A video file opened for streaming and frame-exact random access; use it as a context manager."""
+    """A video file opened for streaming and frame-exact random access; use it as a context manager.
+
+    One container serves everything (opening one costs milliseconds). Only while a :meth:`frames` stream reads
+    it do random access and a second stream get containers of their own.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self._path = Path(path)
         self._container, self._stream = _open_video_stream(self._path)
+        self._untouched = True  # nothing demuxed or decoded yet: a stream from frame 0 needs no seek
+        self._streaming = False  # a frames() stream is reading self._container
+        self._spare: _Source | None = None  # random access while a frames() stream reads self._container
         self._timestamps: list[int] | None = None
         self._display_size: tuple[int, int] | None = None
 
@@ -62,16 +72,15 @@ class VideoReader:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(index, rgb)`` for frames start, start + step... before ``stop``; only kept ones become RGB.
 
-        A ``start`` > 0 seeks to the keyframe before it rather than decoding from the beginning. The stream has
-        its own file handle, so it can run while :meth:`frame` is used on the same reader.
+        A ``start`` > 0 (or a container already read from) seeks to the keyframe before it rather than decoding
+        from the beginning. :meth:`frame` can be used on the same reader while the stream runs.
         """
         if step < 1 or start < 0:
             raise SavkitError(f"frame step must be >= 1 and start >= 0, got step={step}, start={start}")
-        container, stream = _open_video_stream(self._path)
-        with container:
+        with self._stream_source() as (container, stream, untouched):
             decoded = _decode(container, stream, self._path)
-            if start > 0:
-                timestamps = self._presentation_timestamps()
+            if start > 0 or not untouched:
+                timestamps = self._presentation_timestamps((container, stream))
                 if start >= len(timestamps):
                     return
                 first = timestamps[start]
@@ -92,8 +101,9 @@ class VideoReader:
                 f"(0..{len(timestamps) - 1})"
             )
         target = timestamps[index]
-        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
-        for frame in _decode(self._container, self._stream, self._path):
+        container, stream = self._random_access_source()
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+        for frame in _decode(container, stream, self._path):
             if frame.pts == target:
                 return _to_rgb(frame)
             if frame.pts is not None and frame.pts > target:
@@ -108,6 +118,8 @@ class VideoReader:
 
     def close(self) -> None:
         self._container.close()
+        if self._spare is not None:
+            self._spare[0].close()
 
     def __enter__(self) -> VideoReader:
         return self
@@ -123,19 +135,22 @@ class VideoReader:
     def _displayed_size(self) -> tuple[int, int]:
         """(width, height) of the displayed frames: the coded size, swapped by a quarter-turn rotation."""
         if self._display_size is None:
-            width, height = self._stream.codec_context.width, self._stream.codec_context.height
-            self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
-            first = next(_decode(self._container, self._stream, self._path), None)
+            container, stream = self._random_access_source()
+            width, height = stream.codec_context.width, stream.codec_context.height
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            first = next(_decode(container, stream, self._path), None)
             turned = first is not None and _quarter_turns(first) % 2 == 1
             self._display_size = (height, width) if turned else (width, height)
         return self._display_size
 
-    def _presentation_timestamps(self) -> list[int]:
-        """Sorted presentation timestamps of all frames, listed once per reader from the packets."""
+    def _presentation_timestamps(self, source: _Source | None = None) -> list[int]:
+        """Sorted presentation timestamps of all frames, listed once per reader from the packets of ``source``
+        (by default the random-access container)."""
         if self._timestamps is None:
-            self._container.seek(0, stream=self._stream, backward=True, any_frame=False)
+            container, stream = source or self._random_access_source()
+            container.seek(0, stream=stream, backward=True, any_frame=False)
             try:
-                timestamps = [packet.pts for packet in self._container.demux(self._stream) if packet.size > 0]
+                timestamps = [packet.pts for packet in container.demux(stream) if packet.size > 0]
             except av.error.FFmpegError as exc:
                 raise SavkitError(
                     f"{self._path}: cannot read the video packets ({exc}); re-download the file"
@@ -146,6 +161,34 @@ class VideoReader:
                 )
             self._timestamps = sorted(timestamps)
         return self._timestamps
+
+    def _random_access_source(self) -> _Source:
+        """The container to seek in: the reader's own, or a spare one (kept) while a stream reads that."""
+        if not self._streaming:
+            self._untouched = False
+            return self._container, self._stream
+        if self._spare is None:
+            self._spare = _open_video_stream(self._path)
+        return self._spare
+
+    @contextmanager
+    def _stream_source(
+        self,
+    ) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream, bool]]:
+        """The container a frames() stream reads, and whether nothing was read from it yet.
+
+        The reader's own container, unless another stream is reading it: then a private one, closed after.
+        """
+        if self._streaming:
+            container, stream = _open_video_stream(self._path)
+            with container:
+                yield container, stream, True
+            return
+        untouched, self._untouched, self._streaming = self._untouched, False, True
+        try:
+            yield self._container, self._stream, untouched
+        finally:
+            self._streaming = False
 
 
 def write_video(
@@ -188,7 +231,7 @@ def write_video(
     return count
 
 
-def _open_video_stream(path: Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+def _open_video_stream(path: Path) -> _Source:
     if not path.is_file():
         raise SavkitError(f"video not found: {path}; check the path (train videos are {{video_id}}.mp4)")
     try:
