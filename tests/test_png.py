@@ -124,7 +124,7 @@ def blob_labels(rng: np.random.Generator, height: int, width: int, labels: int =
 
 @pytest.fixture
 def fast_path_only(monkeypatch):
-    """Fail if the general decoder is used: the result must come from savkit's own filters."""
+    """Fail if the general decoder (pyspng or Pillow on the file itself) is used: the fast path must decode it."""
 
     def general(*args):
         raise AssertionError("fell back to the general decoder")
