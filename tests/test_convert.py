@@ -129,22 +129,10 @@ def test_cli_quiet_prints_nothing_and_bad_arguments_exit_2(videos, tmp_path, cap
     assert len(capsys.readouterr().err.splitlines()) == 2
 
 
-@pytest.fixture(scope="module")
-def cluster_client():
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield client
-
-
-def test_local_cluster_frames_equal_local_processes(videos, tmp_path, cluster_client):
+def test_local_cluster_frames_equal_local_processes(videos, tmp_path, dask_client):
     local = extract_frames(videos, tmp_path / "local", every=4, workers=2, progress=False)
     assert local.failures == []
-    address = cluster_client.scheduler.address  # the CLI connects by address, as to a remote cluster
+    address = dask_client.scheduler.address  # the CLI connects by address, as to a remote cluster
     command = ["extract-frames", str(videos), str(tmp_path / "dask"), "--every", "4", "--scheduler", address]
     assert main([*command, "-q"]) == 0
     assert tree(tmp_path / "dask") == tree(tmp_path / "local") != {}
@@ -277,7 +265,7 @@ def test_bad_json_and_bad_png_tree_fail_alone(sample_dir, tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "json").iterdir()) == ["sav_000001_manual.json"]
 
 
-def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path, cluster_client):
-    report = export_masks(sample_dir, tmp_path, "both", "davis", scheduler=cluster_client, progress=False)
+def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path, dask_client):
+    report = export_masks(sample_dir, tmp_path, "both", "davis", scheduler=dask_client, progress=False)
     assert report.results["sav_000001"].overlap_pixels == davis_export[1]
     assert tree(tmp_path) == tree(davis_export[0])

@@ -79,16 +79,9 @@ def test_progress_bar_on_stderr_unless_disabled(capfd):
     assert capfd.readouterr().err == ""
 
 
-def test_dask_local_cluster_by_client_and_by_address():
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, processes=False, threads_per_worker=1, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        by_client = run_tasks(square_or_fail, range(6), scheduler=client, progress=False)
-        by_address = run_tasks(square_or_fail, range(6), scheduler=cluster.scheduler_address, progress=False)
+def test_dask_local_cluster_by_client_and_by_address(dask_client):
+    by_client = run_tasks(square_or_fail, range(6), scheduler=dask_client, progress=False)
+    by_address = run_tasks(square_or_fail, range(6), scheduler=dask_client.scheduler.address, progress=False)
     for report in (by_client, by_address):
         assert report.results == EXPECTED
         assert report.failures == [(3, "ValueError: three is not allowed")]
@@ -98,6 +91,7 @@ def test_a_dying_dask_worker_is_a_failure_not_a_hang():
     distributed = pytest.importorskip("distributed")
     import dask
 
+    # A cluster of its own: the scheduler reads allowed-failures when it starts, and this test kills workers.
     # Each worker death counts against the task; with 1 allowed, the crashing item fails after two deaths.
     with (
         dask.config.set({"distributed.scheduler.allowed-failures": 1}),
