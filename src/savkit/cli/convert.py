@@ -12,6 +12,7 @@ import argparse
 import sys
 
 from savkit.annotations import MASKLET_TYPES
+from savkit.cli.options import add_run_options, run_options
 from savkit.convert.frames import DEFAULT_QUALITY, extract_frames
 from savkit.convert.masks import LAYOUTS, TYPE_CHOICES, MaskStats, export_masks, import_masks
 from savkit.parallel import RunReport, Summary
@@ -72,28 +73,14 @@ def _add_command(
     parser = subparsers.add_parser(name, help=help, description=description)
     parser.add_argument("src", metavar="SRC", help=src_help)
     parser.add_argument("out", metavar="OUT", help="output folder")
-    parser.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="local processes (default: cores)"
-    )
-    parser.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="ADDRESS",
-        help="run on an existing Dask scheduler (tcp://host:8786)",
-    )
     parser.add_argument("--overwrite", action="store_true", help="redo videos already complete in OUT")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    add_run_options(parser)
     parser.set_defaults(func=func)
     return parser
 
 
 def _run_options(args: argparse.Namespace) -> dict:
-    return {
-        "overwrite": args.overwrite,
-        "workers": args.workers,
-        "scheduler": args.scheduler,
-        "progress": not args.quiet,
-    }
+    return {"overwrite": args.overwrite, **run_options(args)}
 
 
 def _extract_frames(args: argparse.Namespace) -> int:

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from savkit.cli.options import add_run_options, run_options
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     index = subparsers.add_parser(
@@ -20,11 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     index.add_argument("root", metavar="ROOT", help="dataset root (searched recursively)")
     index.add_argument("--out", required=True, metavar="INDEX_DIR", help="folder of the index tables")
-    index.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: all cores)")
-    index.add_argument(
-        "--scheduler", metavar="ADDR", help="Dask distributed scheduler address (e.g. tcp://host:8786)"
-    )
-    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    add_run_options(index)
     index.set_defaults(func=run_index)
 
     stats = subparsers.add_parser(
@@ -53,9 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_index(args: argparse.Namespace) -> int:
     from savkit.index import build_index
 
-    report = build_index(
-        args.root, args.out, workers=args.workers, scheduler=args.scheduler, progress=not args.quiet
-    )
+    report = build_index(args.root, args.out, **run_options(args))
     if not args.quiet:
         unchanged = report.sources - len(report.read)
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from savkit.cli.options import add_run_options, run_options
 from savkit.validate import ERROR, Problem, has_errors, validate_paths
 
 COLUMNS = ("level", "file", "field", "expected", "found")
@@ -25,28 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="report frame-count mismatches as warnings (damaged but usable files)",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        metavar="N",
-        help="local processes (default: cores; 1 = in-process)",
-    )
-    parser.add_argument(
-        "--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler (tcp://host:8786)"
-    )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary line")
+    add_run_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    problems = validate_paths(
-        args.paths,
-        lenient=args.lenient,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        progress=not args.quiet,
-    )
+    problems = validate_paths(args.paths, lenient=args.lenient, **run_options(args))
     if problems:
         print(format_table(problems))
     if not args.quiet:
