@@ -3,6 +3,7 @@
 from savkit.annotations.metadata import (
     MaskletMetadata,
     MetadataMismatch,
+    masklets_from_frame_rles,
     metadata_mismatches,
     recompute_metadata,
 )

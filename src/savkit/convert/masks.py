@@ -32,8 +32,8 @@ from savkit.annotations import (
     MASKLET_TYPES,
     Masklet,
     VideoAnnotations,
+    masklets_from_frame_rles,
     read_train_video,
-    recompute_metadata,
     rle,
     write_sav_json,
 )
@@ -280,15 +280,8 @@ def _annotations_from_masks(task: ImportTask, tree: _MaskTree) -> VideoAnnotatio
         )
     height, width = sizes.pop()
     frame_count = max(tree.frame_sizes) + 1
-    empty = rle.encode(np.zeros((height, width), dtype=bool))
-    masklets = []
-    for object_id, masks in sorted(tree.rles.items()):
-        rles = [masks.get(frame, empty) for frame in range(0, frame_count, FRAMES_PER_ANNOTATION)]
-        metadata = recompute_metadata(rles, task.type, height * width)
-        edited = len(rles) if task.type == "manual" else 0
-        masklets.append(
-            Masklet(id=object_id, type=task.type, rles=rles, edited_frame_count=edited, **vars(metadata))
-        )
+    num_annotated = (frame_count - 1) // FRAMES_PER_ANNOTATION + 1
+    masklets = masklets_from_frame_rles(tree.rles, num_annotated, (height, width), task.type)
     return VideoAnnotations(
         video_id=task.video_id,
         split=task.split,
