@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -25,17 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from savkit.index import build_index, index_stats, run_query
-from savkit.index.schema import (
-    FORMAT_VERSION,
-    MASKLETS_FILE,
-    MASKLETS_SCHEMA,
-    META_FILE,
-    VIDEOS_FILE,
-    VIDEOS_SCHEMA,
-)
+from savkit.index.build import write_index_meta, write_index_table
+from savkit.index.schema import MASKLETS_FILE, MASKLETS_SCHEMA, VIDEOS_FILE, VIDEOS_SCHEMA
 from savkit.synthetic import AUTO_FILE_FRACTION, write_train_videos
 
 SAV_TRAIN_VIDEOS = 50_583
@@ -119,9 +111,9 @@ def write_synthetic_index(index_dir: Path, num_videos: int, seed: int = 0) -> in
         "source": np.char.add(video_ids[owner], np.where(is_manual, "_manual.json", "_auto.json")),
     }
     index_dir.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(videos, schema=VIDEOS_SCHEMA), index_dir / VIDEOS_FILE, compression="zstd")
-    pq.write_table(pa.table(masklets, schema=MASKLETS_SCHEMA), index_dir / MASKLETS_FILE, compression="zstd")
-    (index_dir / META_FILE).write_text(json.dumps({"format": FORMAT_VERSION, "root": "<generated>"}))
+    write_index_table(pa.table(videos, schema=VIDEOS_SCHEMA), index_dir / VIDEOS_FILE)
+    write_index_table(pa.table(masklets, schema=MASKLETS_SCHEMA), index_dir / MASKLETS_FILE)
+    write_index_meta(index_dir, "<generated>")
     return count
 
 

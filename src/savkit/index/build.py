@@ -97,14 +97,12 @@ def build_index(
     stale = {s.path for s in changed} | set(removed)
     kept = pa.array(sorted(set(known) - stale), pa.string())
     if stale:
-        _write_table(_updated_masklets(out_dir / MASKLETS_FILE, kept, new_rows), out_dir / MASKLETS_FILE)
+        write_index_table(_updated_masklets(out_dir / MASKLETS_FILE, kept, new_rows), out_dir / MASKLETS_FILE)
     files = _updated_files(old_files, kept, new_rows)
     videos = videos_table(files, scan)
-    _write_table(videos, out_dir / VIDEOS_FILE)
-    _write_table(files, out_dir / FILES_FILE)
-    write_text_atomic(
-        out_dir / META_FILE, json.dumps({"format": FORMAT_VERSION, "root": str(root)}, indent=2)
-    )
+    write_index_table(videos, out_dir / VIDEOS_FILE)
+    write_index_table(files, out_dir / FILES_FILE)
+    write_index_meta(out_dir, root)
     return IndexReport(
         index_dir=out_dir,
         sources=len(scan.sources),
@@ -149,7 +147,7 @@ def _previous_manifest(out_dir: Path, root: Path) -> pa.Table:
     """The manifest of an index of the same root and format in ``out_dir``, else an empty one (full build)."""
     try:
         meta = json.loads((out_dir / META_FILE).read_text())
-        if meta == {"format": FORMAT_VERSION, "root": str(root)} and (out_dir / MASKLETS_FILE).is_file():
+        if meta == _meta(root) and (out_dir / MASKLETS_FILE).is_file():
             return pq.read_table(out_dir / FILES_FILE, schema=FILES_SCHEMA)
     except (OSError, ValueError, pa.ArrowException):
         pass
@@ -190,6 +188,16 @@ def _masklets_of(new_rows: list[SourceRows]) -> pa.Table:
     return pa.table(columns, schema=MASKLETS_SCHEMA)
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
+def write_index_table(table: pa.Table, path: Path) -> None:
+    """Write one index table atomically, with the settings of every index table (zstd Parquet)."""
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
+
+
+def write_index_meta(out_dir: Path, root: str | Path) -> None:
+    """The meta file, written last: the index format and the root it indexes (another root: a full build)."""
+    write_text_atomic(out_dir / META_FILE, json.dumps(_meta(root), indent=2))
+
+
+def _meta(root: str | Path) -> dict:
+    return {"format": FORMAT_VERSION, "root": str(root)}
