@@ -108,6 +108,11 @@ def test_a_non_json_file_is_a_problem(capsys, train: Path):
             "[48, 32]",
         ),
         (lambda d: d["masklet"][0][1].pop("counts"), "masklet[0][1]", "size"),
+        (
+            lambda d: d["masklet"][1][0].update(size=[float(TRAIN_HEIGHT), float(TRAIN_WIDTH)]),
+            "masklet[1][0]",
+            f"[{float(TRAIN_HEIGHT)}, {float(TRAIN_WIDTH)}]",
+        ),
         (lambda d: d["masklet"][1][1].update(counts="1"), "masklet[1][1].counts", "not 32 x 48"),
         (lambda d: d["masklet_stability_score"].__setitem__(0, 0.5), "masklet_stability_score[0]", "0.5"),
     ],
