@@ -1,7 +1,8 @@
 """A small SA-V-val-like set made from nothing: GT masklets and predictions with realistic errors.
 
 Used by ``savkit demo`` (the main job on a fresh machine, offline) and by tests and benchmarks that need
-SA-V-shaped data: ``GT/{video}/{obj:03d}/{frame:05d}.png`` with frames 00000, 00004, ... (6 fps of a 24 fps video).
+SA-V-shaped data: ``GT/{video}/{obj:03d}/{frame:05d}.png`` with frames 00000, 00004, ... (6 fps of a 24 fps video),
+GT masks as 0/255 grey PNGs and predictions as 0/1 palette PNGs (what SAM 2's ``save_ann_png`` writes).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import cv2
 import numpy as np
 
 from savkit.io.png import write_png
+
+# Predictions are written as SAM 2's tools write them: 0/1 indices with the first DAVIS colours; GT as 0/255 grey.
+PREDICTION_PALETTE = np.array([[0, 0, 0], [128, 0, 0]], dtype=np.uint8)
 
 ERRORS = ("dilate", "erode", "shift", "missed_frames", "false_positive", "drift")
 
@@ -48,7 +52,7 @@ def make_demo_set(out: str | os.PathLike, spec: DemoSpec = DemoSpec()) -> DemoSe
                 gt = track_mask(track, k, spec)
                 write_png(gt_root / video / name, gt.astype(np.uint8) * 255)
                 pred = corrupt(gt, error, k, rng)
-                write_png(pred_root / video / name, pred.astype(np.uint8) * 255)
+                write_png(pred_root / video / name, pred.astype(np.uint8), palette=PREDICTION_PALETTE)
     return DemoSet(gt_root, pred_root)
 
 
