@@ -6,8 +6,8 @@
 Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng, bound by
 zlib): IDAT is inflated with ISA-L (4x faster than zlib). A mask is piecewise constant, so its filtered rows are
 almost all zeros: None, Sub and Up rows (most rows of real masks) are undone with numpy on the few non-zero bytes.
-Average and Paeth rows are sequential byte by byte, so an image holding any is unfiltered by libspng, fed the
-inflated rows as an uncompressed PNG. Anything else goes to pyspng or Pillow. Results equal Pillow's.
+Average and Paeth rows are sequential byte by byte, so the rows that depend on them (in a mask, bands along
+the object's edges) are unfiltered by libspng, fed as an uncompressed PNG. Anything else goes to pyspng or Pillow. Results equal Pillow's.
 """
 
 from __future__ import annotations
@@ -184,13 +184,12 @@ def _unfilter(filtered: np.ndarray) -> np.ndarray:
     first. Returns the (H, row bytes) reconstructed bytes.
 
     None and Sub rows stand alone; an Up run is its base (the row above it) plus column sums, done once the Sub
-    rows are. An image with Average or Paeth rows goes to libspng instead (``_unfilter_in_c``).
+    rows are. Rows that depend on an Average or Paeth row go to libspng once the rest are done
+    (``_unfilter_bands_in_c``).
     """
     height, width = filtered.shape[0], filtered.shape[1] - 1
     filters = filtered[:, 0]
     top = filters.max()
-    if top >= _AVERAGE:
-        return _unfilter_in_c(filtered)
     padded = np.empty((height + 1, width), np.uint8)  # row 0: the zeros above the image
     padded[0] = 0
     padded[1:] = filtered[:, 1:]
@@ -201,23 +200,39 @@ def _unfilter(filtered: np.ndarray) -> np.ndarray:
         return _running_sums(padded[1:])
     if sub.size:
         padded[sub] = _running_sums(padded[sub])
-    if top == _UP:
-        _undo_up(padded, (filters == _UP).nonzero()[0] + 1)
+    in_band = _rows_after_average_or_paeth(filters) if top >= _AVERAGE else np.zeros(height, bool)
+    up = ((filters == _UP) & ~in_band).nonzero()[0] + 1
+    if up.size:
+        _undo_up(padded, up)
+    if top >= _AVERAGE:
+        _unfilter_bands_in_c(filtered, padded, in_band.nonzero()[0])
     return padded[1:]
 
 
-def _unfilter_in_c(filtered: np.ndarray) -> np.ndarray:
-    """Average and Paeth rows depend on their left neighbour byte by byte, and chains of them (Paeth, Up run,
-    Paeth...) on each other: numpy would go row by row, libspng does them at C speed. It gets the inflated rows,
-    with the Sub rows (slow in libspng) already done here and marked None, as an uncompressed 8-bit grey PNG of
-    one byte per sample, so it returns the bytes of any bit depth and the indices of palette images."""
-    sub = (filtered[:, 0] == _SUB).nonzero()[0]
-    if sub.size:
-        done = _running_sums(filtered[sub, 1:])
-        filtered = filtered.copy()
-        filtered[sub, 0] = _NONE
-        filtered[sub, 1:] = done
-    return pyspng.load(_stored_png(filtered))
+def _rows_after_average_or_paeth(filters: np.ndarray) -> np.ndarray:
+    """Which rows need an Average or Paeth row reconstructed first: those rows, and the Up, Average and Paeth
+    rows below them up to the next None or Sub row (which depends on no other row). In a mask these bands are
+    the object's edges, a small share of the image."""
+    index = np.arange(filters.size)
+    last_average_or_paeth = np.maximum.accumulate(np.where(filters >= _AVERAGE, index, -1))
+    last_standalone = np.maximum.accumulate(np.where(filters <= _SUB, index, -1))
+    return last_average_or_paeth > last_standalone
+
+
+def _unfilter_bands_in_c(filtered: np.ndarray, padded: np.ndarray, rows: np.ndarray) -> None:
+    """Average and Paeth rows depend on their left neighbour byte by byte: numpy would go byte by byte, libspng
+    does them at C speed. It gets the bands of ``rows`` (image rows, ascending), each after its base row (the
+    finished row above the band, as a None row), as an uncompressed 8-bit grey PNG of one byte per sample, so
+    it returns the bytes of any bit depth and the indices of palette images. Writes the rows into ``padded``."""
+    starts_band = np.ones(rows.size, bool)
+    np.not_equal(rows[1:], rows[:-1] + 1, out=starts_band[1:])
+    slots = np.arange(rows.size) + starts_band.cumsum()  # each band is shifted down by the bases above it
+    bases = slots[starts_band] - 1
+    bands = np.empty((rows.size + bases.size, filtered.shape[1]), np.uint8)
+    bands[slots] = filtered[rows]
+    bands[bases, 0] = _NONE
+    bands[bases, 1:] = padded[rows[starts_band]]  # padded row r is image row r - 1
+    padded[rows + 1] = pyspng.load(_stored_png(bands))[slots]
 
 
 def _stored_png(rows: np.ndarray) -> bytes:
