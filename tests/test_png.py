@@ -8,6 +8,7 @@ import zlib
 
 import cv2
 import numpy as np
+import pyspng
 import pytest
 from PIL import Image
 
@@ -298,3 +299,90 @@ def test_implausible_header_size_is_an_error_not_a_huge_allocation():
 def test_missing_file_is_a_savkit_error(tmp_path):
     with pytest.raises(SavkitError, match="cannot read"):
         read_png(tmp_path / "absent.png")
+
+
+def rows_needing_average_or_paeth(filters) -> list[int]:
+    """By the definition: a row needs libspng if an Average/Paeth row lies at or above it with only Up, Average or
+    Paeth rows in between (each of those depends on the row above)."""
+    needing = []
+    for row in range(len(filters)):
+        above = row
+        while above >= 0 and filters[above] == 2:
+            above -= 1
+        if above >= 0 and filters[above] in (3, 4) and all(f >= 2 for f in filters[above : row + 1]):
+            needing.append(row)
+    return needing
+
+
+BAND_LAYOUTS = {
+    "Paeth at the top": [4, 4, 2, 2, 0, 1, 2, 0, 1, 1, 2, 0],
+    "Average at the top": [3, 2, 2, 1, 2, 2, 0, 0, 1, 2, 2, 2],
+    "Paeth at the bottom": [0, 1, 2, 2, 1, 0, 2, 2, 1, 0, 2, 4],
+    "Paeth chain to the bottom": [1, 2, 2, 2, 0, 2, 4, 2, 2, 3, 2, 2],
+    "Up rows on a Paeth row": [0, 2, 2, 4, 2, 2, 2, 2, 1, 2, 2, 0],
+    "several bands": [2, 4, 2, 1, 2, 3, 0, 4, 1, 4, 2, 0, 2, 2, 3, 3, 1, 2],
+    "bands split by one Sub row": [0, 4, 4, 1, 4, 2, 1, 3, 2, 1, 4, 0],
+    "every row Paeth": [4] * 12,
+    "alternating": [2, 4] * 6,
+}
+
+
+@pytest.mark.parametrize("layout", BAND_LAYOUTS.values(), ids=BAND_LAYOUTS.keys())
+def test_bands_of_average_and_paeth_rows(layout, fast_path_only, monkeypatch):
+    """libspng gets exactly the rows that need it, each band after its base row, and the image equals Pillow's."""
+    filters = np.array(layout)
+    expected_rows = rows_needing_average_or_paeth(layout)
+    assert png._rows_after_average_or_paeth(filters).nonzero()[0].tolist() == expected_rows
+    bands = sum(1 for i, row in enumerate(expected_rows) if i == 0 or expected_rows[i - 1] != row - 1)
+    heights = []
+    load = pyspng.load
+
+    def recording_load(data):
+        decoded = load(data)
+        heights.append(decoded.shape[0])
+        return decoded
+
+    monkeypatch.setattr(png.pyspng, "load", recording_load)
+    rng = np.random.default_rng(len(layout))
+    for samples in (
+        rng.integers(0, 256, (len(layout), 37), dtype=np.uint8),
+        blob_labels(rng, len(layout), 37, labels=3) * np.uint8(60),
+    ):
+        data = make_png(samples, layout)
+        assert np.array_equal(decode_png(data), pillow(data))
+        assert np.array_equal(decode_png(data), samples)
+    assert set(heights) == {len(expected_rows) + bands}
+
+
+def test_band_rule_on_random_filter_sequences():
+    rng = np.random.default_rng(9)
+    for _ in range(200):
+        filters = rng.integers(0, 5, int(rng.integers(1, 30)))
+        assert png._rows_after_average_or_paeth(filters).nonzero()[
+            0
+        ].tolist() == rows_needing_average_or_paeth(filters.tolist())
+
+
+@pytest.mark.parametrize("depth", [1, 4, 8])
+def test_bands_in_sub_byte_and_palette_images(depth, fast_path_only):
+    rng = np.random.default_rng(depth + 20)
+    samples = blob_labels(rng, 40, 90, labels=min(3, (1 << depth) - 1))
+    filters = [0, 1, 2, 4, 2, 2, 1] * 5 + [2, 3, 2, 4, 2]
+    for colour_type in (0, 3):
+        data = make_png(samples, filters, colour_type=colour_type, depth=depth)
+        assert np.array_equal(decode_png(data), pillow(data))
+
+
+def test_pillow_masks_with_paeth_rows(tmp_path, fast_path_only, monkeypatch):
+    """Pillow's own filter choice on ellipse masks (the SA-V demo masks) includes Paeth rows along the edges."""
+    calls = []
+    in_c = png._unfilter_bands_in_c
+    monkeypatch.setattr(png, "_unfilter_bands_in_c", lambda *args: calls.append(1) or in_c(*args))
+    for index, (axes, angle) in enumerate([((200, 100), 150), ((280, 150), 150), ((280, 150), 45)]):
+        mask = cv2.ellipse(
+            np.zeros((1080, 1920), np.uint8), (900, 500), axes, angle, 0, 360, 255, thickness=-1
+        )
+        path = tmp_path / f"{index}.png"
+        write_png(path, mask)
+        assert np.array_equal(read_png(path), mask)
+    assert calls
