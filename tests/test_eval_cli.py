@@ -210,3 +210,19 @@ def test_console_output_has_the_official_table_and_summary(capsys, sav_set):
     csv = (pred / "results.csv").read_text()
     assert out.startswith(csv.replace(",", " "))
     assert "\nSummary:\nGlobal score: J&F: " in out and "Time taken: " in out
+
+
+def test_dataset_root_as_gt_root_descends_into_annotations(capsys, tmp_path):
+    """The official's convenience: a GT root holding an Annotations folder (and more) means that folder."""
+    gt, pred = make_sav_set(tmp_path / "set", seed=6, videos=2)
+    root = tmp_path / "dataset"
+    (root / "JPEGImages").mkdir(parents=True)
+    shutil.copytree(gt, root / "Annotations")
+    code, _, err = run_eval(capsys, root, pred)
+    assert code == 0, err
+    direct = main(
+        ["eval", "--gt_root", str(gt), "--pred_root", str(pred), "-q", "--json", str(tmp_path / "d.json")]
+    )
+    assert direct == 0
+    via_root = json.loads((pred / "results.json").read_text())["objects"]
+    assert via_root == json.loads((tmp_path / "d.json").read_text())["objects"]
