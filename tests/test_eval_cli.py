@@ -217,6 +217,7 @@ def test_dataset_root_as_gt_root_descends_into_annotations(capsys, tmp_path):
     gt, pred = make_sav_set(tmp_path / "set", seed=6, videos=2)
     root = tmp_path / "dataset"
     (root / "JPEGImages").mkdir(parents=True)
+    (root / "README.md").write_text("3 entries here, 2 videos in the prediction root: the official descends")
     shutil.copytree(gt, root / "Annotations")
     code, _, err = run_eval(capsys, root, pred)
     assert code == 0, err
