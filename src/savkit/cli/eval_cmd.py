@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from tqdm import tqdm
 from savkit.eval import EvalOptions, EvalReport, evaluate
 from savkit.eval.protocols import PROTOCOLS
 from savkit.io.atomic import write_text_atomic
+from savkit.parallel import available_cores
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-n",
         "--num_processes",
         type=int,
-        default=os.cpu_count() or 1,
+        default=available_cores(),
         help="worker processes (default: cores)",
     )
     parser.add_argument("-s", "--strict", action="store_true", help="every GT video must have a prediction")
