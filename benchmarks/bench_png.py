@@ -2,7 +2,9 @@
 
 Masks are a few smooth blobs per object, written as 0/255 grey by Pillow (the SA-V release format) and by OpenCV,
 and as label masks with several objects (the DAVIS layout) by Pillow with a 256-colour palette (8-bit samples, as
-DAVIS tools write them) and with a 5-colour palette (Pillow then writes 4-bit samples, with row filters). Every
+DAVIS tools write them) and with a 5-colour palette (Pillow then writes 4-bit samples, with row filters). The
+Paeth-heavy kind is filled ellipses drawn as savkit.demo draws them, written 0/255 by Pillow, keeping those for which
+Pillow chose the most Average/Paeth rows (about 2 in 5 get any; these go partly through libspng). Every
 decoder runs on the same bytes, interleaved round by round so machine noise hits all alike; the best round is
 reported per mask.
 
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import struct
 import time
+import zlib
 
 import cv2
 import numpy as np
@@ -52,6 +56,34 @@ def pillow_png(array: np.ndarray, palette: np.ndarray | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def demo_ellipse(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A filled, tilted ellipse 8-30% of the frame wide, as savkit.demo draws its objects."""
+    mask = np.zeros((height, width), np.uint8)
+    centre = (int(rng.uniform(0.25, 0.75) * width), int(rng.uniform(0.25, 0.75) * height))
+    axes = (int(rng.uniform(0.04, 0.15) * width), int(rng.uniform(0.04, 0.15) * height))
+    return cv2.ellipse(mask, centre, axes, rng.uniform(0, 180), 0, 360, 255, thickness=-1)
+
+
+def average_or_paeth_rows(data: bytes) -> int:
+    """How many rows of an 8-bit grey PNG use the Average or Paeth filter."""
+    position, idat, width = 8, [], 0
+    while position < len(data):
+        length, kind = struct.unpack_from(">I4s", data, position)
+        if kind == b"IHDR":
+            width = struct.unpack_from(">I", data, position + 8)[0]
+        elif kind == b"IDAT":
+            idat.append(data[position + 8 : position + 8 + length])
+        position += length + 12
+    filters = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8)[:: width + 1]
+    return int((filters >= 3).sum())
+
+
+def paeth_heavy(height: int, width: int, count: int, rng: np.random.Generator) -> list[bytes]:
+    """The ``count`` Pillow-written demo ellipses with the most Average/Paeth rows, out of ``8 * count``."""
+    candidates = [pillow_png(demo_ellipse(height, width, rng)) for _ in range(8 * count)]
+    return sorted(candidates, key=average_or_paeth_rows, reverse=True)[:count]
+
+
 def mask_sets(height: int, width: int, count: int, rng: np.random.Generator) -> dict[str, list[bytes]]:
     """``count`` PNGs of each kind at one size: SA-V per-object 0/255 masks and DAVIS label masks."""
     binary = [blob_mask(height, width, rng, int(rng.integers(1, 4))) for _ in range(count)]
@@ -69,6 +101,7 @@ def mask_sets(height: int, width: int, count: int, rng: np.random.Generator) -> 
         "grey, OpenCV": [cv2.imencode(".png", array)[1].tobytes() for array in grey],
         "palette 8-bit": [pillow_png(label, full_palette) for label in labels],
         "palette 4-bit": [pillow_png(label, DAVIS_PALETTE) for label in labels],
+        "Paeth-heavy": paeth_heavy(height, width, count, rng),
     }
 
 
