@@ -386,3 +386,17 @@ def test_pillow_masks_with_paeth_rows(tmp_path, fast_path_only, monkeypatch):
         write_png(path, mask)
         assert np.array_equal(read_png(path), mask)
     assert calls
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 100, 1 << 16])
+def test_inflated_piece_by_piece(piece_bytes, fast_path_only, monkeypatch):
+    """Pieces of one row, of a few rows with a remainder, or of the whole image give the same image."""
+    monkeypatch.setattr(png, "_PIECE_BYTES", piece_bytes)
+    rng = np.random.default_rng(piece_bytes)
+    samples = blob_labels(rng, 50, 33, labels=3) * np.uint8(70)
+    data = make_png(samples, rng.integers(0, 5, 50), idat_chunks=3)
+    assert np.array_equal(decode_png(data), samples)
+    header = struct.pack(">IIBBBBB", 33, 50, 8, 0, 0, 0, 0)
+    raw = filter_rows(samples, [2] * 50)
+    with pytest.raises(SavkitError, match=f"truncated image data: {45 * 34} of {50 * 34} bytes"):
+        decode_png(assemble(header, raw[: 45 * 34]), "m.png")

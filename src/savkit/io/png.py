@@ -4,10 +4,11 @@
 (1, 2 and 4-bit grey scaled to 0-255 as Pillow's "L" mode does).
 
 Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng, bound by
-zlib): IDAT is inflated with ISA-L (4x faster than zlib). A mask is piecewise constant, so its filtered rows are
-almost all zeros: None, Sub and Up rows (most rows of real masks) are undone with numpy on the few non-zero bytes.
-Average and Paeth rows are sequential byte by byte, so the rows that depend on them (in a mask, bands along
-the object's edges) are unfiltered by libspng, fed as an uncompressed PNG. Anything else goes to pyspng or Pillow. Results equal Pillow's.
+zlib): IDAT is inflated with ISA-L (4x faster than zlib), a few rows at a time into the output array. A mask is
+piecewise constant, so its filtered rows are almost all zeros: None, Sub and Up rows (most rows of real masks) are
+undone with numpy on the few non-zero bytes. Average and Paeth rows are sequential byte by byte, so the rows that
+depend on them (in a mask, bands along the object's edges) are unfiltered by libspng, fed as an uncompressed PNG.
+Anything else goes to pyspng or Pillow. Results equal Pillow's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyspng
-from isal import isal_zlib
+from isal import igzip_lib, isal_zlib
 from PIL import Image
 
 from savkit.errors import SavkitError
@@ -30,6 +31,7 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NONE, _SUB, _UP, _AVERAGE, _PAETH = range(5)
 _BYTES_OF_WORD = np.arange(8)
 _MAX_BYTES = 1 << 31  # a mask this large is a corrupt header, not a mask
+_PIECE_BYTES = 1 << 16  # inflated at a time: small enough for glibc to serve from memory it keeps
 
 
 @dataclass(frozen=True)
@@ -142,24 +144,45 @@ def _decode_general(data: bytes, header: _Header, path: str | os.PathLike) -> np
 
 def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.ndarray:
     """Inflate with ISA-L, undo the filters, unpack sub-byte samples."""
-    stride = header.row_bytes + 1
-    size = header.height * stride
-    if size > _MAX_BYTES:
+    if header.height * (header.row_bytes + 1) > _MAX_BYTES:
         raise _corrupt(path, f"implausible size {header.width}x{header.height}")
-    try:
-        # One spare byte: a buffer that fills up exactly is grown and shrunk again, which costs 2.5x.
-        inflated = isal_zlib.decompress(idat, bufsize=size + 1)
-    except isal_zlib.error as exc:
-        raise _corrupt(path, f"bad compressed data: {exc}") from None
-    if len(inflated) < size:
-        raise _corrupt(path, f"truncated image data: {len(inflated)} of {size} bytes")
-    filtered = np.frombuffer(inflated, np.uint8, size).reshape(header.height, stride)
-    if filtered[:, 0].max() > _PAETH:
+    filters, padded = _inflate_rows(header, idat, path)
+    if filters.max() > _PAETH:
         raise _corrupt(path, "unknown row filter type")
-    rows = _unfilter(filtered)
+    rows = _unfilter(filters, padded)
     if header.bit_depth == 8:
         return rows
     return _unpack_samples(rows, header)
+
+
+def _inflate_rows(header: _Header, idat: bytes, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """The filter type of each row, and the rows' filtered bytes in rows 1..H of an (H + 1, row bytes) array
+    whose row 0 is the zeros above the image.
+
+    Inflated a few rows at a time straight into that array: one whole-image buffer, not two. Two buffers of a
+    few MB, freed together, make glibc give the memory back to the kernel and fault it in again on the next
+    image: that doubled the decode time in some processes."""
+    stride = header.row_bytes + 1
+    rows_per_piece = max(1, _PIECE_BYTES // stride)
+    filters = np.empty(header.height, np.uint8)
+    padded = np.empty((header.height + 1, header.row_bytes), np.uint8)
+    padded[0] = 0
+    inflater = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_ZLIB)
+    data = idat
+    for first in range(0, header.height, rows_per_piece):
+        count = min(rows_per_piece, header.height - first)
+        try:
+            piece = inflater.decompress(data, count * stride) if not inflater.eof else b""
+        except igzip_lib.error as exc:
+            raise _corrupt(path, f"bad compressed data: {exc}") from None
+        data = b""
+        if len(piece) < count * stride:
+            done = first * stride + len(piece)
+            raise _corrupt(path, f"truncated image data: {done} of {header.height * stride} bytes")
+        rows = np.frombuffer(piece, np.uint8).reshape(count, stride)
+        filters[first : first + count] = rows[:, 0]
+        padded[first + 1 : first + 1 + count] = rows[:, 1:]
+    return filters, padded
 
 
 def _unpack_samples(rows: np.ndarray, header: _Header) -> np.ndarray:
@@ -179,20 +202,16 @@ def _sample_table(bit_depth: int, scale_to_byte: bool) -> np.ndarray:
     return np.ascontiguousarray(samples, np.uint8).view(f"u{per_byte}").ravel()
 
 
-def _unfilter(filtered: np.ndarray) -> np.ndarray:
-    """Undo PNG row filters for one byte per pixel: ``filtered`` is (H, 1 + row bytes) as inflated, filter type
-    first. Returns the (H, row bytes) reconstructed bytes.
+def _unfilter(filters: np.ndarray, padded: np.ndarray) -> np.ndarray:
+    """Undo PNG row filters for one byte per pixel, in place: ``padded`` holds the zeros above the image, then
+    the filtered rows. Returns the (H, row bytes) reconstructed bytes.
 
     None and Sub rows stand alone; an Up run is its base (the row above it) plus column sums, done once the Sub
     rows are. Rows that depend on an Average or Paeth row go to libspng once the rest are done
     (``_unfilter_bands_in_c``).
     """
-    height, width = filtered.shape[0], filtered.shape[1] - 1
-    filters = filtered[:, 0]
+    height = filters.size
     top = filters.max()
-    padded = np.empty((height + 1, width), np.uint8)  # row 0: the zeros above the image
-    padded[0] = 0
-    padded[1:] = filtered[:, 1:]
     if top == _NONE:
         return padded[1:]
     sub = (filters == _SUB).nonzero()[0] + 1
@@ -205,7 +224,7 @@ def _unfilter(filtered: np.ndarray) -> np.ndarray:
     if up.size:
         _undo_up(padded, up)
     if top >= _AVERAGE:
-        _unfilter_bands_in_c(filtered, padded, in_band.nonzero()[0])
+        _unfilter_bands_in_c(filters, padded, in_band.nonzero()[0])
     return padded[1:]
 
 
@@ -219,7 +238,7 @@ def _rows_after_average_or_paeth(filters: np.ndarray) -> np.ndarray:
     return last_average_or_paeth > last_standalone
 
 
-def _unfilter_bands_in_c(filtered: np.ndarray, padded: np.ndarray, rows: np.ndarray) -> None:
+def _unfilter_bands_in_c(filters: np.ndarray, padded: np.ndarray, rows: np.ndarray) -> None:
     """Average and Paeth rows depend on their left neighbour byte by byte: numpy would go byte by byte, libspng
     does them at C speed. It gets the bands of ``rows`` (image rows, ascending), each after its base row (the
     finished row above the band, as a None row), as an uncompressed 8-bit grey PNG of one byte per sample, so
@@ -228,8 +247,9 @@ def _unfilter_bands_in_c(filtered: np.ndarray, padded: np.ndarray, rows: np.ndar
     np.not_equal(rows[1:], rows[:-1] + 1, out=starts_band[1:])
     slots = np.arange(rows.size) + starts_band.cumsum()  # each band is shifted down by the bases above it
     bases = slots[starts_band] - 1
-    bands = np.empty((rows.size + bases.size, filtered.shape[1]), np.uint8)
-    bands[slots] = filtered[rows]
+    bands = np.empty((rows.size + bases.size, padded.shape[1] + 1), np.uint8)
+    bands[slots, 0] = filters[rows]
+    bands[slots, 1:] = padded[rows + 1]
     bands[bases, 0] = _NONE
     bands[bases, 1:] = padded[rows[starts_band]]  # padded row r is image row r - 1
     padded[rows + 1] = pyspng.load(_stored_png(bands))[slots]
