@@ -327,12 +327,17 @@ BAND_LAYOUTS = {
 }
 
 
+@pytest.mark.parametrize("in_cache", [False, True], ids=["large image", "image in cache"])
 @pytest.mark.parametrize("layout", BAND_LAYOUTS.values(), ids=BAND_LAYOUTS.keys())
-def test_bands_of_average_and_paeth_rows(layout, fast_path_only, monkeypatch):
-    """libspng gets exactly the rows that need it, each band after its base row, and the image equals Pillow's."""
+def test_bands_of_average_and_paeth_rows(layout, in_cache, fast_path_only, monkeypatch):
+    """libspng gets exactly the rows chosen for it (those needing an Average/Paeth row; in an image that stays in
+    cache every Up row too), each band after its base row, and the image equals Pillow's."""
+    monkeypatch.setattr(png, "_CACHE_BYTES", 1 << 30 if in_cache else 0)
     filters = np.array(layout)
     expected_rows = rows_needing_average_or_paeth(layout)
     assert png._rows_after_average_or_paeth(filters).nonzero()[0].tolist() == expected_rows
+    if in_cache:
+        expected_rows = [row for row, kind in enumerate(layout) if kind >= 2]
     bands = sum(1 for i, row in enumerate(expected_rows) if i == 0 or expected_rows[i - 1] != row - 1)
     heights = []
     load = pyspng.load
@@ -363,8 +368,10 @@ def test_band_rule_on_random_filter_sequences():
         ].tolist() == rows_needing_average_or_paeth(filters.tolist())
 
 
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 30])
 @pytest.mark.parametrize("depth", [1, 4, 8])
-def test_bands_in_sub_byte_and_palette_images(depth, fast_path_only):
+def test_bands_in_sub_byte_and_palette_images(depth, cache_bytes, fast_path_only, monkeypatch):
+    monkeypatch.setattr(png, "_CACHE_BYTES", cache_bytes)
     rng = np.random.default_rng(depth + 20)
     samples = blob_labels(rng, 40, 90, labels=min(3, (1 << depth) - 1))
     filters = [0, 1, 2, 4, 2, 2, 1] * 5 + [2, 3, 2, 4, 2]
