@@ -19,6 +19,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pyspng
 from isal import igzip_lib, isal_zlib
@@ -31,9 +32,8 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NONE, _SUB, _UP, _AVERAGE, _PAETH = range(5)
 _BYTES_OF_WORD = np.arange(8)
 _MAX_BYTES = 1 << 31  # a mask this large is a corrupt header, not a mask
-_CACHE_BYTES = (
-    1 << 20
-)  # images up to this size have their Up rows done by libspng too (``_rows_for_libspng``)
+# Images up to this size have their Up rows done by libspng too (``_rows_for_libspng``).
+_CACHE_BYTES = 1 << 20
 _PIECE_BYTES = 1 << 16  # inflated at a time: small enough for glibc to serve from memory it keeps
 
 
@@ -189,20 +189,29 @@ def _inflate_rows(header: _Header, idat: bytes, path: str | os.PathLike) -> tupl
 
 
 def _unpack_samples(rows: np.ndarray, header: _Header) -> np.ndarray:
-    """Split 1, 2 or 4-bit samples (first sample in the high bits) into bytes; grey is scaled to 0-255."""
-    samples = np.take(_sample_table(header.bit_depth, header.colour_type == 0), rows)
-    return samples.view(np.uint8).reshape(header.height, -1)[:, : header.width]
+    """Split 1, 2 or 4-bit samples (first sample in the high bits) into bytes; grey is scaled to 0-255.
+    1-bit rows are unpacked bit by bit; 2 and 4-bit rows by a table of the samples of each byte value, looked
+    up by OpenCV (4x faster than ``np.take``, which first widens every byte to an index)."""
+    if header.bit_depth == 1:
+        samples = np.unpackbits(rows, axis=1)
+        if header.colour_type == 0:
+            samples *= np.uint8(255)
+    else:
+        table = _sample_table(header.bit_depth, header.colour_type == 0)
+        samples = cv2.LUT(rows, table.reshape(256, 1)).view(np.uint8).reshape(header.height, -1)
+    return samples[:, : header.width]
 
 
 @functools.cache
 def _sample_table(bit_depth: int, scale_to_byte: bool) -> np.ndarray:
-    """The samples of every byte value, packed into one word per byte (so ``np.take`` unpacks a whole byte)."""
+    """The samples of every byte value, packed into one 2 or 4-byte word per byte (signed: the word types
+    ``cv2.LUT`` takes), so one lookup unpacks a whole byte."""
     per_byte = 8 // bit_depth
     shifts = np.arange(per_byte)[::-1] * bit_depth
     samples = (np.arange(256)[:, None] >> shifts) & ((1 << bit_depth) - 1)
     if scale_to_byte:
         samples *= 255 // ((1 << bit_depth) - 1)
-    return np.ascontiguousarray(samples, np.uint8).view(f"u{per_byte}").ravel()
+    return np.ascontiguousarray(samples, np.uint8).view(f"i{per_byte}").ravel()
 
 
 def _unfilter(filters: np.ndarray, padded: np.ndarray) -> np.ndarray:
