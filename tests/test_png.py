@@ -172,10 +172,24 @@ def test_single_filter_on_large_masks(kind, fast_path_only):
     assert np.array_equal(decode_png(data), samples)
 
 
-def test_dense_up_runs(fast_path_only):
+def test_dense_up_runs(fast_path_only, monkeypatch):
+    """Up rows too dense for numpy's sparse sums go to libspng, as two bands after their None and Sub rows."""
+    heights = []
+    in_c = png._unfilter_bands_in_c
+    monkeypatch.setattr(
+        png, "_unfilter_bands_in_c", lambda f, p, rows: heights.append(rows.size) or in_c(f, p, rows)
+    )
     samples = np.random.default_rng(5).integers(0, 256, (40, 50), dtype=np.uint8)
     data = make_png(samples, [0] + [2] * 19 + [1] + [2] * 19)
     assert np.array_equal(decode_png(data), samples)
+    assert heights == [38]
+    stripes = np.zeros((40, 50), np.uint8)
+    stripes[:, ::2] = 255  # every column changes at the top: one delta per column, summed over the whole run
+    data = make_png(stripes, [0] * 10 + [2] * 30)
+    assert np.array_equal(decode_png(data), stripes)
+    stripes[:, 10:] = 0  # sparse now: numpy does the run
+    assert np.array_equal(decode_png(make_png(stripes, [0] + [2] * 39)), stripes)
+    assert heights == [38]
 
 
 def test_height_one_and_width_one(fast_path_only):
@@ -314,6 +328,14 @@ def rows_needing_average_or_paeth(filters) -> list[int]:
     return needing
 
 
+def slanted_edges(height: int, width: int) -> np.ndarray:
+    """Two narrow objects with edges moving one pixel per row: few non-zero Up deltas, as in real masks."""
+    rows, columns = np.mgrid[0:height, 0:width]
+    first = (columns >= 100 + rows) & (columns < 110 + rows)
+    second = (columns >= 250 - rows) & (columns < 260)
+    return np.where(first, 60, np.where(second, 120, 0)).astype(np.uint8)
+
+
 BAND_LAYOUTS = {
     "Paeth at the top": [4, 4, 2, 2, 0, 1, 2, 0, 1, 1, 2, 0],
     "Average at the top": [3, 2, 2, 1, 2, 2, 0, 0, 1, 2, 2, 2],
@@ -349,10 +371,11 @@ def test_bands_of_average_and_paeth_rows(layout, in_cache, fast_path_only, monke
 
     monkeypatch.setattr(png.pyspng, "load", recording_load)
     rng = np.random.default_rng(len(layout))
-    for samples in (
-        rng.integers(0, 256, (len(layout), 37), dtype=np.uint8),
-        blob_labels(rng, len(layout), 37, labels=3) * np.uint8(60),
+    for samples in (  # random bytes (dense Up deltas, also left to libspng), then a mask
+        rng.integers(0, 256, (len(layout), 400), dtype=np.uint8),
+        slanted_edges(len(layout), 400),
     ):
+        heights.clear()
         data = make_png(samples, layout)
         assert np.array_equal(decode_png(data), pillow(data))
         assert np.array_equal(decode_png(data), samples)

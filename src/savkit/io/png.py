@@ -34,6 +34,9 @@ _BYTES_OF_WORD = np.arange(8)
 _MAX_BYTES = 1 << 31  # a mask this large is a corrupt header, not a mask
 # Images up to this size have their Up rows done by libspng too (``_rows_for_libspng``).
 _CACHE_BYTES = 1 << 20
+_UP_SPARSE_SHARE = (
+    0.125  # numpy undoes Up rows if it adds at most this share of their bytes, else libspng does
+)
 _PIECE_BYTES = 1 << 16  # inflated at a time: small enough for glibc to serve from memory it keeps
 
 
@@ -233,9 +236,9 @@ def _unfilter(filters: np.ndarray, padded: np.ndarray) -> np.ndarray:
         padded[sub] = _running_sums(padded[sub])
     in_c = _rows_for_libspng(filters, padded.size) if top >= _AVERAGE else np.zeros(height, bool)
     up = ((filters == _UP) & ~in_c).nonzero()[0] + 1
-    if up.size:
-        _undo_up(padded, up)
-    if top >= _AVERAGE:
+    if up.size and not _undo_up(padded, up):
+        in_c |= filters == _UP
+    if in_c.any():
         _unfilter_bands_in_c(filters, padded, in_c.nonzero()[0])
     return padded[1:]
 
@@ -334,33 +337,29 @@ def _running_sums(block: np.ndarray) -> np.ndarray:
     return values.repeat(_gaps(breaks, flat.size)).reshape(rows, width)
 
 
-def _undo_up(padded: np.ndarray, rows: np.ndarray) -> None:
+def _undo_up(padded: np.ndarray, rows: np.ndarray) -> bool:
     """Up rows (rows of ``padded``, whose runs' bases are finished): row = base (the row above its run) + column
     sums of the run's deltas. Mask deltas are almost all zero, so each non-zero delta is added to its column from
-    its row down to the run's end (``np.add.at`` sums where such segments overlap); dense deltas use a cumulative
-    sum down the columns instead."""
+    its row down to the run's end (``np.add.at`` sums where such segments overlap). Dense deltas are left to
+    libspng: returns False, with ``padded`` untouched."""
     width = padded.shape[1]
     new_run = np.ones(rows.size, bool)
     np.not_equal(rows[1:], rows[:-1] + 1, out=new_run[1:])
     first = new_run.nonzero()[0]
     run = new_run.cumsum() - 1
     deltas = padded[rows]
-    padded[rows] = padded[rows[first][run] - 1]
     positions = _nonzero_positions(deltas)
-    if positions.size * 16 <= deltas.size:
-        index, column = np.divmod(positions, width)
-        lengths = (first + _gaps(first, rows.size))[run[index]] - index
-        if lengths.sum() <= deltas.size:
-            down = np.arange(lengths.sum()) - (lengths.cumsum() - lengths).repeat(lengths)
-            starts = (rows[index] * width + column).repeat(lengths)
-            np.add.at(
-                padded.reshape(-1), starts + down * width, deltas.reshape(-1)[positions].repeat(lengths)
-            )
-            return
-    sums = deltas.cumsum(axis=0, dtype=np.uint8)
-    before = np.zeros((first.size, width), np.uint8)
-    before[1:] = sums[first[1:] - 1]
-    padded[rows] += sums - before[run]
+    if positions.size * 16 > deltas.size:
+        return False
+    index, column = np.divmod(positions, width)
+    lengths = (first + _gaps(first, rows.size))[run[index]] - index
+    if lengths.sum() > deltas.size * _UP_SPARSE_SHARE:
+        return False
+    padded[rows] = padded[rows[first][run] - 1]
+    down = np.arange(lengths.sum()) - (lengths.cumsum() - lengths).repeat(lengths)
+    starts = (rows[index] * width + column).repeat(lengths)
+    np.add.at(padded.reshape(-1), starts + down * width, deltas.reshape(-1)[positions].repeat(lengths))
+    return True
 
 
 def write_png(path: str | os.PathLike, array: np.ndarray, palette: np.ndarray | None = None) -> None:
