@@ -4,7 +4,7 @@ Generates SA-V-like data (savkit.demo) at 848x480 and 1920x1080, checks that eve
 and prints milliseconds per object-frame (best of --rounds, the methods interleaved so that machine noise hits all
 of them alike) and the ratios. Needs the test extras (vos-benchmark, scikit-image):
 
-    python benchmarks/bench_eval.py [--videos 4] [--frames 20] [--rounds 3]
+    python benchmarks/bench_eval.py [--videos 4] [--frames 20] [--rounds 3] [--grey-predictions]
 """
 
 from __future__ import annotations
@@ -89,9 +89,14 @@ def assert_same(a: dict, b: dict, what: str) -> None:
 
 
 def bench_size(root: Path, width: int, height: int, args: argparse.Namespace) -> None:
-    demo = make_demo_set(
-        root, DemoSpec(videos=args.videos, annotated_frames=args.frames, width=width, height=height)
+    spec = DemoSpec(
+        videos=args.videos,
+        annotated_frames=args.frames,
+        width=width,
+        height=height,
+        palette_predictions=not args.grey_predictions,
     )
+    demo = make_demo_set(root, spec)
     davis_gt, davis_pred = root / "davis_gt", root / "davis_pred"
     to_davis_layout(demo.gt_root, davis_gt)
     to_davis_layout(demo.pred_root, davis_pred)
@@ -146,6 +151,11 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=4)
     parser.add_argument("--frames", type=int, default=20, help="annotated frames per video")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--grey-predictions",
+        action="store_true",
+        help="predictions as 0/255 grey PNGs (default: 0/1 palette, as SAM 2)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in SIZES:

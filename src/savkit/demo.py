@@ -29,6 +29,7 @@ class DemoSpec:
     width: int = 848
     height: int = 480
     seed: int = 0
+    palette_predictions: bool = True  # False: predictions as 0/255 grey PNGs, like the GT
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,15 @@ def make_demo_set(out: str | os.PathLike, spec: DemoSpec = DemoSpec()) -> DemoSe
                 gt = track_mask(track, k, spec)
                 write_png(gt_root / video / name, gt.astype(np.uint8) * 255)
                 pred = corrupt(gt, error, k, rng)
-                write_png(pred_root / video / name, pred.astype(np.uint8), palette=PREDICTION_PALETTE)
+                write_prediction(pred_root / video / name, pred, spec.palette_predictions)
     return DemoSet(gt_root, pred_root)
+
+
+def write_prediction(path: Path, mask: np.ndarray, as_palette: bool) -> None:
+    if as_palette:
+        write_png(path, mask.astype(np.uint8), palette=PREDICTION_PALETTE)
+    else:
+        write_png(path, mask.astype(np.uint8) * 255)
 
 
 def random_track(rng: np.random.Generator, spec: DemoSpec) -> dict[str, float]:
