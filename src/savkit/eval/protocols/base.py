@@ -53,8 +53,8 @@ class VideoScorer(ABC):
         """Score one frame (bool masks in the SA-V layout, label images in the DAVIS layout)."""
 
     @abstractmethod
-    def reported_ids(self) -> list[int]:
-        """The ids the protocol reports once every frame is fed."""
+    def conclude(self) -> list[int]:
+        """Settle the results once every frame is fed (rules for unusual objects, foreign pixels); the ids to report."""
 
     def score(self, object_id: int, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         j, f = score_frame(id_mask(pred, object_id), id_mask(gt, object_id), tolerance_disk(*gt.shape))
@@ -63,7 +63,7 @@ class VideoScorer(ABC):
         self.f[object_id].append(f)
 
     def finish(self) -> TaskScores:
-        objects = [self._object_frames(object_id) for object_id in self.reported_ids()]
+        objects = [self._object_frames(object_id) for object_id in self.conclude()]
         every_j = [j for values in self.j.values() for j in values]
         equals_gt = self.foreign_pixels == 0 and all(j == 1.0 for j in every_j)
         return TaskScores(objects, self.prediction_empty, equals_gt, self.foreign_pixels, self.warnings)

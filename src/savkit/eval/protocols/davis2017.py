@@ -30,7 +30,7 @@ class Davis2017Scorer(VideoScorer):
         for object_id in self.object_ids:
             self.score(object_id, frame, gt, pred)
 
-    def reported_ids(self) -> list[int]:
+    def conclude(self) -> list[int]:
         return self.object_ids if self.frames else []
 
 

@@ -21,21 +21,19 @@ class SavScorer(VideoScorer):
     def __init__(self, task: EvalTask) -> None:
         super().__init__(task)
         self.seen_gt: set[int] = set()
-        self.seen_pred: set[int] = set()
-        self.pred_pixels: dict[int, int] = {}
+        self.pred_pixels: dict[int, int] = {}  # every id seen in the prediction so far, with its pixel count
         self.evaluated: list[str] = []
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         self.evaluated.append(frame)
         self.seen_gt.update(present_ids(gt))
         for object_id, count in pixels_per_id(pred).items():
-            self.seen_pred.add(object_id)
             self.pred_pixels[object_id] = self.pred_pixels.get(object_id, 0) + count
             self.prediction_empty = False
-        for object_id in sorted(self.seen_gt | self.seen_pred):
+        for object_id in sorted(self.seen_gt.union(self.pred_pixels)):
             self.score(object_id, frame, gt, pred)
 
-    def reported_ids(self) -> list[int]:
+    def conclude(self) -> list[int]:
         if self.task.layout == SAV_LAYOUT and not self.seen_gt and self.evaluated:
             return [self._score_empty_gt_object()]
         self.foreign_pixels = sum(n for i, n in self.pred_pixels.items() if i not in self.seen_gt)
