@@ -39,7 +39,7 @@ def evaluate(
     ``progress`` may wrap the stream of finished tasks (e.g. with a tqdm bar); it receives the stream and its length.
     """
     start = time.perf_counter()
-    get_protocol(options.protocol)
+    get_protocol(options.protocol)  # an unknown name fails before any folder is listed
     plan = plan_evaluation(
         gt_root, pred_root, strict=options.strict, skip_first_and_last=options.skip_first_and_last
     )
