@@ -227,3 +227,12 @@ def test_dataset_root_as_gt_root_descends_into_annotations(capsys, tmp_path):
     assert direct == 0
     via_root = json.loads((pred / "results.json").read_text())["objects"]
     assert via_root == json.loads((tmp_path / "d.json").read_text())["objects"]
+
+
+def test_unknown_protocol_in_the_library_is_a_clear_error(sav_set):
+    from savkit.errors import SavkitError
+    from savkit.eval import EvalOptions, evaluate
+
+    gt, pred = sav_set
+    with pytest.raises(SavkitError, match="unknown protocol 'davis2016': choose one of sav, davis2017"):
+        evaluate(gt, pred, EvalOptions(protocol="davis2016"))
