@@ -24,6 +24,7 @@ from savkit.annotations import (
     FRAMES_PER_ANNOTATION,
     MASKLET_TYPES,
     VideoAnnotations,
+    check_masklet_type,
     read_train_video,
     read_valtest_video,
 )
@@ -158,8 +159,7 @@ class Dataset:
 
         ``type`` ("manual"/"auto") and ``ids`` select masklets. :meth:`check_frame_counts` runs first.
         """
-        if type is not None and type not in MASKLET_TYPES:
-            raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
+        check_masklet_type(type)
         annotations = self.annotations(video_id)
         where = self._require_frames(video_id)
         num_annotated = self.check_frame_counts(video_id, annotations)

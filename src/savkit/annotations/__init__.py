@@ -7,7 +7,13 @@ from savkit.annotations.metadata import (
     metadata_mismatches,
     recompute_metadata,
 )
-from savkit.annotations.model import FRAMES_PER_ANNOTATION, MASKLET_TYPES, Masklet, VideoAnnotations
+from savkit.annotations.model import (
+    FRAMES_PER_ANNOTATION,
+    MASKLET_TYPES,
+    Masklet,
+    VideoAnnotations,
+    check_masklet_type,
+)
 from savkit.annotations.sav_json import read_sav_json, read_train_video, write_sav_json
 from savkit.annotations.valtest import read_valtest_video
 
@@ -18,6 +24,7 @@ __all__ = [
     "MaskletMetadata",
     "MetadataMismatch",
     "VideoAnnotations",
+    "check_masklet_type",
     "masklets_from_frame_rles",
     "metadata_mismatches",
     "read_sav_json",

@@ -19,6 +19,12 @@ MASKLET_TYPES = ("manual", "auto")
 FRAMES_PER_ANNOTATION = 4
 
 
+def check_masklet_type(type: str | None, *, required: bool = False) -> None:
+    """A masklet type is one of MASKLET_TYPES, or None (every type) unless ``required``; else a SavkitError."""
+    if type not in MASKLET_TYPES and (required or type is not None):
+        raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
+
+
 @dataclass
 class Masklet:
     """One object tracked through the video: an RLE per annotated frame plus the metadata stored with it."""
@@ -88,8 +94,7 @@ class VideoAnnotations:
         self, k: int, type: str | None = None, ids: list[int] | None = None
     ) -> dict[tuple[str, int], np.ndarray]:
         """Decoded masks on annotated frame ``k`` keyed by (type, id), optionally only one type and some ids."""
-        if type is not None and type not in MASKLET_TYPES:
-            raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
+        check_masklet_type(type)
         selected = [
             m for m in self.masklets if (type is None or m.type == type) and (ids is None or m.id in ids)
         ]

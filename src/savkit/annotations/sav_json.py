@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from savkit.annotations.model import MASKLET_TYPES, Masklet, VideoAnnotations
+from savkit.annotations.model import MASKLET_TYPES, Masklet, VideoAnnotations, check_masklet_type
 from savkit.errors import SavkitError
 from savkit.io.atomic import write_text_atomic
 
@@ -267,8 +267,7 @@ def from_sav_dict(data: dict) -> VideoAnnotations:
 
 def to_sav_dict(annotations: VideoAnnotations, type: str) -> dict:
     """The SA-V JSON dict of the ``type`` ("manual" or "auto") masklets, laid out as the release does."""
-    if type not in MASKLET_TYPES:
-        raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
+    check_masklet_type(type, required=True)
     masklets = [m for m in annotations.masklets if m.type == type]
     num_frames = annotations.num_annotated_frames
     if any(len(m) != num_frames for m in masklets):

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from savkit.annotations import FRAMES_PER_ANNOTATION, MASKLET_TYPES, VideoAnnotations
+from savkit.annotations import FRAMES_PER_ANNOTATION, VideoAnnotations, check_masklet_type
 from savkit.dataset import Dataset, Masks
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_path
@@ -113,8 +113,7 @@ def _selected_masks(annotations: VideoAnnotations, k: int, type: str | None, ids
 
 
 def _check_selection(annotations: VideoAnnotations, type: str | None, ids: list[int] | None) -> None:
-    if type is not None and type not in MASKLET_TYPES:
-        raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
+    check_masklet_type(type)
     available = {m.id for m in annotations.masklets if type is None or m.type == type}
     missing = sorted(set(ids or []) - available)
     if missing:
