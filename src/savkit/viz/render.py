@@ -16,7 +16,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from savkit.annotations import FRAMES_PER_ANNOTATION, VideoAnnotations, check_masklet_type
-from savkit.dataset import Dataset, Masks
+from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_path
 from savkit.io.video import write_video
@@ -45,8 +45,9 @@ def overlay_frame(
             f"annotated frame {k} is out of range for {video_id}: it has {num_annotated} annotated frames "
             f"(0..{num_annotated - 1}, video frames 0..{FRAMES_PER_ANNOTATION * (num_annotated - 1)})"
         )
+    _check_selection(annotations, type, ids)
     size = (annotations.height, annotations.width)
-    overlay = prepare_overlay(_selected_masks(annotations, k, type, ids), size, style)
+    overlay = prepare_overlay(annotations.masks(k, type=type, ids=ids), size, style)
     if dataset.video_path(video_id) is None:
         return overlay.draw(neutral_background(*size))
     return overlay.draw(dataset.frame(video_id, FRAMES_PER_ANNOTATION * k))
@@ -106,13 +107,8 @@ def _open(source: Dataset | str | os.PathLike, lenient: bool) -> Dataset:
     return source if isinstance(source, Dataset) else Dataset(source, lenient=lenient)
 
 
-def _selected_masks(annotations: VideoAnnotations, k: int, type: str | None, ids: list[int] | None) -> Masks:
-    """Masks of annotated frame k, checking that the requested type and ids exist (else a SavkitError)."""
-    _check_selection(annotations, type, ids)
-    return annotations.masks(k, type=type, ids=ids)
-
-
 def _check_selection(annotations: VideoAnnotations, type: str | None, ids: list[int] | None) -> None:
+    """The requested type and ids exist in the video (else a SavkitError); checked once, before any drawing."""
     check_masklet_type(type)
     available = {m.id for m in annotations.masklets if type is None or m.type == type}
     missing = sorted(set(ids or []) - available)
@@ -130,11 +126,13 @@ def _overlaid(
     ids: list[int] | None,
     style: OverlayStyle,
 ) -> Iterator[np.ndarray]:
-    """Each background with the overlay of its annotation (frame i -> k = i // 4), prepared once per k."""
+    """Each background with the overlay of its annotation (frame i -> k = i // 4), prepared once per k.
+
+    The selection was checked by the caller (:func:`_check_selection`)."""
     size = (annotations.height, annotations.width)
     prepared_k, overlay = -1, None
     for index, background in backgrounds:
         k = index // FRAMES_PER_ANNOTATION
         if k != prepared_k:
-            prepared_k, overlay = k, prepare_overlay(_selected_masks(annotations, k, type, ids), size, style)
+            prepared_k, overlay = k, prepare_overlay(annotations.masks(k, type=type, ids=ids), size, style)
         yield overlay.draw(background)
