@@ -88,10 +88,10 @@ def prepare_overlay(
         offset[box] = offset[box] * (1 - weight) + np.array(colour, np.float32) * weight
         if style.contours:
             _draw_contours(mask[box], box, colour, ink, inked)
-        labels.append((f"{masklet_type[0]}{masklet_id}", _innermost_point(mask[box], box)))
-    if style.labels:
-        for text, anchor in labels:
-            _draw_label(text, anchor, ink, inked)
+        if style.labels:  # the anchor costs a distance transform: only when labels are drawn
+            labels.append((f"{masklet_type[0]}{masklet_id}", _innermost_point(mask[box], box)))
+    for text, anchor in labels:  # after every contour, so that no contour crosses a label
+        _draw_label(text, anchor, ink, inked)
     box = _bounding_box(scale[..., 0] < 1) or (slice(0, 0), slice(0, 0))
     ink_pixels = np.nonzero(inked)
     return Overlay(
