@@ -281,7 +281,6 @@ def video_output(out_dir: str | os.PathLike, video_id: str, overwrite: bool = Fa
     marker.unlink(missing_ok=True)
     _remove_stale_temporaries(Path(out_dir), video_id)
     with atomic_dir(Path(out_dir) / video_id) as tmp:
-        tmp.chmod(_FOLDER_MODE)  # mkdtemp makes it private; the dataset is shared
         yield tmp
     stats = _folder_stats(Path(out_dir) / video_id)
     write_text_atomic(marker, json.dumps({"files": stats.files, "bytes": stats.bytes}))
@@ -309,16 +308,6 @@ def _remove_stale_temporaries(out_dir: Path, video_id: str) -> None:
         for stale in out_dir.iterdir():
             if pattern.fullmatch(stale.name):
                 shutil.rmtree(stale, ignore_errors=True)
-
-
-def _default_folder_mode() -> int:
-    """The mode ``mkdir`` would give (read once at import: ``os.umask`` is process-wide, not thread-safe)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o777 & ~umask
-
-
-_FOLDER_MODE = _default_folder_mode()
 
 
 def _folder_stats(folder: Path) -> VideoStats:
