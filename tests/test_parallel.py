@@ -45,6 +45,11 @@ def test_local_results_and_one_line_failures(workers):
     assert report.seconds > 0
 
 
+def test_fewer_than_one_worker_is_a_savkit_error_before_any_item_runs():
+    with pytest.raises(SavkitError, match="workers must be at least 1, not 0"):
+        run_tasks(square_or_fail, [1], workers=0, progress=False)
+
+
 def test_a_dying_worker_process_is_a_failure_of_its_item_only():
     report = run_tasks(square_or_crash, range(6), workers=2, progress=False)
     assert report.failures == [(2, CRASH_REASON)]

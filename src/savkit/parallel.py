@@ -107,8 +107,7 @@ def run_tasks(
     address of an existing Dask distributed scheduler (or a ``distributed.Client``); it takes precedence over
     ``workers``. ``key(item)`` names an item in the report (default: the item itself).
     """
-    if workers is not None and workers < 1:
-        raise SavkitError(f"the number of workers must be >= 1, got {workers}")
+    check_workers(workers)
     items = list(items)
     key = key or _identity
     report = RunReport()
@@ -132,6 +131,12 @@ def run_tasks(
             _run_in_processes(func, items, workers or available_cores(), record)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def check_workers(workers: int | None) -> None:
+    """Reject a worker count below 1 (callers may check before costly preparation, ``run_tasks`` always does)."""
+    if workers is not None and workers < 1:
+        raise SavkitError(f"workers must be at least 1, not {workers}")
 
 
 def available_cores() -> int:

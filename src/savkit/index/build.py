@@ -33,7 +33,7 @@ from savkit.index.schema import (
     VIDEOS_SCHEMA,
 )
 from savkit.io.atomic import atomic_path, write_text_atomic
-from savkit.parallel import run_tasks
+from savkit.parallel import check_workers, run_tasks
 
 MASKLET_ORDER = [
     ("split", "ascending"),
@@ -72,8 +72,7 @@ def build_index(
         raise SavkitError(f"{root} is not a folder: pass the dataset root holding the annotation files")
     if out_dir.exists() and not out_dir.is_dir():
         raise SavkitError(f"{out_dir} is a file: pass a folder for the index tables")
-    if workers is not None and workers < 1:
-        raise SavkitError(f"workers must be at least 1, not {workers}")
+    check_workers(workers)
     scan = scan_root(root)
     if not scan.sources:
         raise SavkitError(
