@@ -10,7 +10,7 @@ import pytest
 
 from savkit.dataset import Dataset, FrameCountWarning
 from savkit.errors import SavkitError
-from savkit.io.video import write_video
+from savkit.io.video import VideoReader, write_video
 from video_samples import (
     VIDEO_ID,
     index_frame,
@@ -44,6 +44,16 @@ def test_train_folder_is_indexed_recursively(train_root: Path, painted_video: Pa
     annotations = dataset.annotations(VIDEO_ID)
     assert (len(annotations.manual), len(annotations.auto)) == (5, 9)
     assert dataset.frame_count(VIDEO_ID) == 483
+
+
+def test_the_frame_count_is_demuxed_once_per_video(train_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    counted = []
+    count_frames = VideoReader.count_frames
+    monkeypatch.setattr(VideoReader, "count_frames", lambda reader: counted.append(1) or count_frames(reader))
+    dataset = Dataset(train_root)
+    assert dataset.check_frame_counts(VIDEO_ID) == math.ceil(483 / 4)
+    assert dataset.frame_count(VIDEO_ID) == 483
+    assert len(counted) == 1
 
 
 def test_annotation_k_lines_up_with_video_frame_4k(train_root: Path) -> None:

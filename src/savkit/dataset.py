@@ -45,6 +45,7 @@ class _VideoFiles:
 
     jsons: list[Path] = field(default_factory=list)
     frames: Path | None = None
+    frames_and_size: tuple[int, int, int] | None = None  # measured on first use
 
 
 class Dataset:
@@ -203,16 +204,15 @@ class Dataset:
         return self._files(video_id).jsons[0].parent / video_id
 
     def _frames_and_size(self, video_id: str) -> tuple[int, int, int]:
-        """(exact frame count, height, width) of the video, without decoding more than one frame."""
-        path = self._require_frames(video_id)
-        if self.layout == "valtest":
-            jpegs = _jpeg_frames(path)
-            if not jpegs:
-                raise SavkitError(f"{path}: no JPEG frames (00000.jpg...); download the frames too")
-            with Image.open(jpegs[0]) as image:
-                return len(jpegs), image.height, image.width
-        with VideoReader(path) as reader:
-            return reader.count_frames(), reader.height, reader.width
+        """(exact frame count, height, width) of the video, without decoding more than one frame.
+
+        Measured once per video and kept with the index: counting demuxes the whole mp4, and a render or a
+        clip stream asks for it more than once.
+        """
+        files = self._files(video_id)
+        if files.frames_and_size is None:
+            files.frames_and_size = _measure_frames(self._require_frames(video_id), self.layout)
+        return files.frames_and_size
 
     def _report(self, message: str) -> None:
         """A mismatch is an error, or a warning in lenient mode (to get through a damaged file)."""
@@ -260,6 +260,18 @@ def _index_valtest(split_root: Path) -> dict[str, _VideoFiles]:
         for folder in sorted((split_root / ANNOTATIONS_DIR).iterdir())
         if folder.is_dir() and not folder.name.startswith(".")
     }
+
+
+def _measure_frames(path: Path, layout: str) -> tuple[int, int, int]:
+    """(frame count, height, width) of an mp4 (packets demuxed) or a JPEG folder (files counted)."""
+    if layout == "valtest":
+        jpegs = _jpeg_frames(path)
+        if not jpegs:
+            raise SavkitError(f"{path}: no JPEG frames (00000.jpg...); download the frames too")
+        with Image.open(jpegs[0]) as image:
+            return len(jpegs), image.height, image.width
+    with VideoReader(path) as reader:
+        return reader.count_frames(), reader.height, reader.width
 
 
 def _jpeg_frames(folder: Path) -> list[Path]:
