@@ -22,10 +22,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from savkit.convert.sources import find_files
+from savkit.convert.sources import find_files, run_video_tasks
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
-from savkit.parallel import RunReport, VideoStats, run_tasks, write_video_output
+from savkit.parallel import RunReport, VideoStats, write_video_output
 
 DEFAULT_QUALITY = 95  # what the official SA-V extraction (cv2.imwrite defaults) produces
 ENCODER_THREADS = 1  # the decoder has its own threads; more encoder threads only add contention
@@ -69,16 +69,7 @@ def extract_frames(
     tasks = [
         FramesTask(video, Path(out), every, quality, overwrite) for video in find_files(src, ".mp4", "videos")
     ]
-    return run_tasks(
-        extract_video_frames,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        desc="extract-frames",
-        unit="video",
-        key=_video_id,
-    )
+    return run_video_tasks(extract_video_frames, tasks, "extract-frames", workers, scheduler, progress)
 
 
 def extract_video_frames(task: FramesTask) -> VideoStats:
@@ -128,7 +119,3 @@ def _check_complete(task: FramesTask, last_index: int, announced: int) -> None:
         raise SavkitError(
             f"{task.video}: decoding stopped near frame {last_index + 1} of {announced}; the file is truncated"
         )
-
-
-def _video_id(task: FramesTask) -> str:
-    return task.video_id

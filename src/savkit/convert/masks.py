@@ -38,10 +38,10 @@ from savkit.annotations import (
     write_sav_json,
 )
 from savkit.annotations.valtest import VALTEST_FPS, frame_index, object_folders
-from savkit.convert.sources import find_files
+from savkit.convert.sources import find_files, run_video_tasks
 from savkit.errors import SavkitError
 from savkit.io.png import read_png, write_png
-from savkit.parallel import RunReport, VideoStats, run_tasks, write_video_output
+from savkit.parallel import RunReport, VideoStats, write_video_output
 
 LAYOUTS = ("sav", "davis")
 TYPE_CHOICES = ("manual", "auto", "both")
@@ -115,7 +115,7 @@ def export_masks(
     wanted = MASKLET_TYPES if type == "both" else (type,)
     jsons = _annotation_jsons(src, wanted)
     tasks = [ExportTask(video_id, paths, Path(out), layout, overwrite) for video_id, paths in jsons.items()]
-    return _run(export_video_masks, tasks, "export-masks", workers, scheduler, progress)
+    return run_video_tasks(export_video_masks, tasks, "export-masks", workers, scheduler, progress)
 
 
 def export_video_masks(task: ExportTask) -> MaskStats:
@@ -227,7 +227,7 @@ def import_masks(
             f"{root}: no video folder inside; give the folder holding one mask folder per video"
         )
     tasks = [ImportTask(video_dir, Path(out), type, split, overwrite) for video_dir in video_dirs]
-    return _run(import_video_masks, tasks, "import-masks", workers, scheduler, progress)
+    return run_video_tasks(import_video_masks, tasks, "import-masks", workers, scheduler, progress)
 
 
 def import_video_masks(task: ImportTask) -> VideoStats:
@@ -295,23 +295,6 @@ def _annotations_from_masks(task: ImportTask, tree: _MaskTree) -> VideoAnnotatio
 
 
 # ------------------------------------------------------------------------------------------------------ shared
-
-
-def _run(func, tasks: list, desc: str, workers: int | None, scheduler: Any, progress: bool) -> RunReport:
-    return run_tasks(
-        func,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        desc=desc,
-        unit="video",
-        key=_video_id,
-    )
-
-
-def _video_id(task: ExportTask | ImportTask) -> str:
-    return task.video_id
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:

@@ -1,12 +1,16 @@
-"""Finding the per-video inputs of a conversion: files found recursively, as the released tar files unpack."""
+"""The per-video inputs of a conversion (files found recursively, as the released tar files unpack) and their runner."""
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
+from operator import attrgetter
 from pathlib import Path
+from typing import Any
 
 from savkit.errors import SavkitError
+from savkit.parallel import RunReport, run_tasks
 
 
 def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
@@ -30,3 +34,19 @@ def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
     if repeated:
         raise SavkitError(f"{root}: {repeated[0]} appears in several folders; video ids must be unique")
     return files
+
+
+def run_video_tasks(
+    func: Callable[[Any], Any], tasks: list, desc: str, workers: int | None, scheduler: Any, progress: bool
+) -> RunReport:
+    """Run one conversion task per video on the shared runner; the report is keyed by each task's ``video_id``."""
+    return run_tasks(
+        func,
+        tasks,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        desc=desc,
+        unit="video",
+        key=attrgetter("video_id"),
+    )
