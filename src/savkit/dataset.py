@@ -10,7 +10,6 @@ masks would land on the wrong frames, so it is an error (or a warning with ``len
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from savkit.annotations import (
     FRAMES_PER_ANNOTATION,
     MASKLET_TYPES,
     VideoAnnotations,
+    annotated_frame_count,
     check_masklet_type,
     read_train_video,
     read_valtest_video,
@@ -135,7 +135,7 @@ class Dataset:
                 problems.append(
                     f"the video has {frames} frames but video_frame_count is {annotations.frame_count}"
                 )
-        expected = math.ceil(frames / FRAMES_PER_ANNOTATION)
+        expected = annotated_frame_count(frames)
         wrong = [m for m in annotations.masklets if len(m) != expected]
         if wrong:
             more = f" (and {len(wrong) - 1} more masklets)" if len(wrong) > 1 else ""

@@ -8,7 +8,6 @@ packets; only val/test PNGs are decoded, since "binary" and "size" need their pi
 
 from __future__ import annotations
 
-import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from savkit.annotations import (
     FRAMES_PER_ANNOTATION,
     MASKLET_TYPES,
     VideoAnnotations,
+    annotated_frame_count,
     metadata_mismatches,
     rle,
 )
@@ -201,7 +201,7 @@ def _consistency_problems(
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         problems.append(Problem(file, "masklet_id", "unique ids", f"repeated {repeated}"))
-    expected_frames = math.ceil(annotations.frame_count / FRAMES_PER_ANNOTATION)
+    expected_frames = annotated_frame_count(annotations.frame_count)
     if len(data["masklet"]) != expected_frames:
         problems.append(
             Problem(
@@ -343,7 +343,7 @@ def _mp4_problems(mp4: Path, annotations: VideoAnnotations, lenient: bool) -> li
                 file, "frame count", f"{annotations.frame_count} (video_frame_count)", str(frames), severity
             )
         )
-    expected_annotated = math.ceil(frames / FRAMES_PER_ANNOTATION)
+    expected_annotated = annotated_frame_count(frames)
     if annotations.num_annotated_frames != expected_annotated:
         problems.append(
             Problem(

@@ -12,6 +12,7 @@ from savkit.annotations.model import (
     MASKLET_TYPES,
     Masklet,
     VideoAnnotations,
+    annotated_frame_count,
     check_masklet_type,
 )
 from savkit.annotations.sav_json import read_sav_json, read_train_video, write_sav_json
@@ -24,6 +25,7 @@ __all__ = [
     "MaskletMetadata",
     "MetadataMismatch",
     "VideoAnnotations",
+    "annotated_frame_count",
     "check_masklet_type",
     "masklets_from_frame_rles",
     "metadata_mismatches",

@@ -19,6 +19,11 @@ MASKLET_TYPES = ("manual", "auto")
 FRAMES_PER_ANNOTATION = 4
 
 
+def annotated_frame_count(video_frames: int) -> int:
+    """Annotated frames of a video of ``video_frames`` frames: 0, 4, 8... so ceil(video_frames / 4)."""
+    return math.ceil(video_frames / FRAMES_PER_ANNOTATION)
+
+
 def check_masklet_type(type: str | None, *, required: bool = False) -> None:
     """A masklet type is one of MASKLET_TYPES, or None (every type) unless ``required``; else a SavkitError."""
     if type not in MASKLET_TYPES and (required or type is not None):
@@ -88,7 +93,7 @@ class VideoAnnotations:
         """Annotated frames per masklet; ceil(frame_count / 4) for a video without masklets."""
         if self.masklets:
             return max(len(m) for m in self.masklets)
-        return math.ceil(self.frame_count / FRAMES_PER_ANNOTATION)
+        return annotated_frame_count(self.frame_count)
 
     def masks(
         self, k: int, type: str | None = None, ids: list[int] | None = None
