@@ -57,7 +57,8 @@ def scan_root(root: Path) -> Scan:
     folders, seen = [root], set()
     while folders:
         folder = folders.pop()
-        identity = (folder.stat().st_dev, folder.stat().st_ino)
+        folder_stat = folder.stat()
+        identity = (folder_stat.st_dev, folder_stat.st_ino)
         if identity in seen:  # a symlinked folder met twice (or a symlink loop)
             continue
         seen.add(identity)
