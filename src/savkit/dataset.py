@@ -28,7 +28,7 @@ from savkit.annotations import (
     read_train_video,
     read_valtest_video,
 )
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
 
@@ -257,8 +257,7 @@ def _index_valtest(split_root: Path) -> dict[str, _VideoFiles]:
         folder.name: _VideoFiles(
             frames=jpeg_root / folder.name if (jpeg_root / folder.name).is_dir() else None
         )
-        for folder in sorted((split_root / ANNOTATIONS_DIR).iterdir())
-        if folder.is_dir() and not folder.name.startswith(".")
+        for folder in subfolders(split_root / ANNOTATIONS_DIR)
     }
 
 

@@ -18,7 +18,6 @@ import numpy as np
 from PIL import Image
 
 from savkit.annotations import (
-    FRAMES_PER_ANNOTATION,
     MASKLET_TYPES,
     VideoAnnotations,
     annotated_frame_count,
@@ -26,7 +25,7 @@ from savkit.annotations import (
     rle,
 )
 from savkit.annotations.sav_json import from_sav_dict, load_json, sav_json_problems
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, valtest_dirs
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, annotated_frame_of, subfolders, valtest_dirs
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
 from savkit.io.video import VideoReader
@@ -365,7 +364,7 @@ def _plan_valtest(path: Path) -> list[Check]:
     annotations_dir, jpeg_root = valtest_dirs(path.parent if path.name == ANNOTATIONS_DIR else path)
     if not annotations_dir.is_dir():
         return [_planned_problem(str(annotations_dir), "(folder)", "present", "missing")]
-    video_ids = sorted(p.name for p in annotations_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    video_ids = [p.name for p in subfolders(annotations_dir)]
     checks = [
         Check(
             str(annotations_dir / video_id),
@@ -396,7 +395,7 @@ def _check_valtest_video(video_dir: Path, jpeg_dir: Path) -> list[Problem]:
     """Object folders named by id, PNGs on the same annotated frames, binary, of the JPEG size, with a JPEG each."""
     problems = []
     objects: dict[Path, list[int]] = {}
-    for folder in sorted(p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for folder in subfolders(video_dir):
         if not folder.name.isdigit():
             problems.append(
                 Problem(str(folder), "(folder name)", "an object id (000, 001, ...)", folder.name)
@@ -425,10 +424,11 @@ def _annotated_frames(folder: Path) -> tuple[list[int], list[str]]:
     """Frame indices of an object's PNGs, and the PNG names that are not an annotated frame index."""
     frames, bad_names = [], []
     for png in sorted(folder.glob("*.png")):
-        if png.stem.isdigit() and int(png.stem) % FRAMES_PER_ANNOTATION == 0:
-            frames.append(int(png.stem))
-        else:
+        frame = annotated_frame_of(png)
+        if frame is None:
             bad_names.append(png.name)
+        else:
+            frames.append(frame)
     return frames, bad_names
 
 

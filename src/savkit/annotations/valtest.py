@@ -30,12 +30,14 @@ def valtest_dirs(root: str | os.PathLike) -> tuple[Path, Path]:
     return split_root / ANNOTATIONS_DIR, split_root / JPEG_DIR
 
 
+def subfolders(folder: Path) -> list[Path]:
+    """The folders in ``folder`` (videos of a split, objects of a video) by name, hidden ones left out."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
 def object_folders(video_dir: Path) -> list[Path]:
     """The object folders (``000``, ``001``...) of a video, sorted by id; another name is a SavkitError."""
-    folders = sorted(
-        (p for p in video_dir.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_object_id
-    )
-    return folders
+    return sorted(subfolders(video_dir), key=_object_id)
 
 
 def _object_id(folder: Path) -> int:
@@ -46,14 +48,22 @@ def _object_id(folder: Path) -> int:
     return int(folder.name)
 
 
+def annotated_frame_of(png: Path) -> int | None:
+    """Video frame index of a mask PNG named by an annotated frame (a multiple of 4), else None."""
+    if png.stem.isdigit() and int(png.stem) % FRAMES_PER_ANNOTATION == 0:
+        return int(png.stem)
+    return None
+
+
 def frame_index(png: Path) -> int:
     """Video frame index of a mask PNG; it must be an annotated frame (a multiple of 4)."""
-    if not png.stem.isdigit() or int(png.stem) % FRAMES_PER_ANNOTATION:
+    index = annotated_frame_of(png)
+    if index is None:
         raise SavkitError(
             f"{png}: mask PNGs are named by their 24 fps frame index, a multiple of {FRAMES_PER_ANNOTATION} "
             "(00000.png, 00004.png, ...)"
         )
-    return int(png.stem)
+    return index
 
 
 def read_valtest_video(
