@@ -108,6 +108,7 @@ def run_tasks(
     ``workers``. ``key(item)`` names an item in the report (default: the item itself).
     """
     check_workers(workers)
+    workers = workers or available_cores()
     items = list(items)
     key = key or _identity
     report = RunReport()
@@ -124,11 +125,11 @@ def run_tasks(
 
         if scheduler is not None:
             _run_on_dask(func, items, scheduler, record)
-        elif (workers or available_cores()) == 1 or len(items) <= 1:
+        elif workers == 1 or len(items) <= 1:
             for index, item in enumerate(items):
                 record(index, *_call(func, item))
         else:
-            _run_in_processes(func, items, workers or available_cores(), record)
+            _run_in_processes(func, items, workers, record)
     report.seconds = time.perf_counter() - start
     return report
 
