@@ -21,13 +21,13 @@ from PIL import Image
 
 from savkit.annotations import (
     FRAMES_PER_ANNOTATION,
-    MASKLET_TYPES,
     VideoAnnotations,
     annotated_frame_count,
     check_masklet_type,
     read_train_video,
     read_valtest_video,
 )
+from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
@@ -237,15 +237,13 @@ class Dataset:
 
 def _index_train(root: Path) -> dict[str, _VideoFiles]:
     """Video id -> files, from one recursive walk; the first file in sorted path order wins on duplicates."""
-    suffixes = tuple(f"_{t}.json" for t in MASKLET_TYPES)
     videos: dict[str, _VideoFiles] = {}
     mp4s: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         if path.suffix == ".mp4":
             mp4s.setdefault(path.stem, path)
-        for suffix in suffixes:
-            if path.name.endswith(suffix):
-                videos.setdefault(path.name.removesuffix(suffix), _VideoFiles()).jsons.append(path)
+        if parsed := parse_train_json_name(path.name):
+            videos.setdefault(parsed[0], _VideoFiles()).jsons.append(path)
     for video_id, files in videos.items():
         files.frames = mp4s.get(video_id)
     return dict(sorted(videos.items()))

@@ -24,7 +24,7 @@ from savkit.annotations import (
     metadata_mismatches,
     rle,
 )
-from savkit.annotations.sav_json import from_sav_dict, load_json, sav_json_problems
+from savkit.annotations.sav_json import from_sav_dict, load_json, parse_train_json_name, sav_json_problems
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, annotated_frame_of, subfolders, valtest_dirs
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
@@ -33,7 +33,6 @@ from savkit.parallel import run_tasks
 
 ERROR, WARNING = "error", "warning"
 PROGRESS_MIN_CHECKS = 10  # below this a bar would only flash
-TRAIN_JSON_SUFFIXES = {f"_{t}.json": t for t in MASKLET_TYPES}
 
 
 @dataclass(frozen=True)
@@ -170,15 +169,14 @@ def _check_json_file(path: Path, lenient: bool) -> list[Problem]:
 
 def _name_problems(path: Path, annotations: VideoAnnotations) -> list[Problem]:
     """A train JSON is named ``{video_id}_{type}.json`` and holds masklets of that type only."""
-    file_type = next((t for suffix, t in TRAIN_JSON_SUFFIXES.items() if path.name.endswith(suffix)), None)
-    if file_type is None:
+    parsed = parse_train_json_name(path.name)
+    if parsed is None:
         expected = f"{annotations.video_id}_manual.json or {annotations.video_id}_auto.json"
         return [Problem(str(path), "(file name)", expected, path.name, WARNING)]
+    name_id, file_type = parsed
     problems = []
-    if path.name != f"{annotations.video_id}_{file_type}.json":
-        problems.append(
-            Problem(str(path), "video_id", path.name.removesuffix(f"_{file_type}.json"), annotations.video_id)
-        )
+    if name_id != annotations.video_id:
+        problems.append(Problem(str(path), "video_id", name_id, annotations.video_id))
     other = [j for j, m in enumerate(annotations.masklets) if m.type != file_type]
     if other:
         found = annotations.masklets[other[0]].type + _more(len(other))
@@ -257,9 +255,9 @@ def _plan_train(folder: Path, lenient: bool) -> list[Check]:
     for path in sorted(folder.rglob("*")):
         if path.suffix == ".mp4":
             videos[path.parent, path.stem]["mp4"] = path
-        for suffix, masklet_type in TRAIN_JSON_SUFFIXES.items():
-            if path.name.endswith(suffix):
-                videos[path.parent, path.name.removesuffix(suffix)][masklet_type] = path
+        if parsed := parse_train_json_name(path.name):
+            video_id, masklet_type = parsed
+            videos[path.parent, video_id][masklet_type] = path
     if not videos:
         return [_planned_problem(str(folder), "(folder)", "SA-V mp4 and JSON files", "none found")]
     return [

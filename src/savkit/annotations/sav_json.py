@@ -330,6 +330,15 @@ def write_sav_json(path: str | os.PathLike, annotations: VideoAnnotations, type:
     write_text_atomic(path, json.dumps(to_sav_dict(annotations, type)))
 
 
+def parse_train_json_name(name: str) -> tuple[str, str] | None:
+    """(video id, masklet type) of a train JSON file name ``{video_id}_{type}.json``, or None for another name."""
+    for masklet_type in MASKLET_TYPES:
+        suffix = f"_{masklet_type}.json"
+        if name.endswith(suffix):
+            return name.removesuffix(suffix), masklet_type
+    return None
+
+
 def find_train_jsons(
     source: str | os.PathLike | Iterable[str | os.PathLike], video_id: str
 ) -> dict[str, Path]:
