@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from savkit.annotations import rle
+from savkit.annotations import FRAMES_PER_ANNOTATION, rle
 from savkit.annotations.metadata import MaskletMetadata, recompute_metadata
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR
 from savkit.io.png import write_png
 
 RESOLUTIONS = ((848, 480), (480, 848), (720, 1280), (1280, 720), (1080, 1920), (1920, 1080))
@@ -42,7 +43,7 @@ def sav_json(
 ) -> dict:
     """One SA-V train JSON dict (one masklet type) with ``num_masklets`` masklets on every 4th of ``frame_count``."""
     rng = np.random.default_rng(seed)
-    num_frames = -(-frame_count // 4)
+    num_frames = -(-frame_count // FRAMES_PER_ANNOTATION)
     blobs, empty = _blob_rles(height, width), _empty_rle(height, width)
     tracks = [_masklet_track(blobs, empty, num_frames, rng) for _ in range(num_masklets)]
     metadata = [recompute_metadata(track, masklet_type, height * width) for track in tracks]
@@ -112,11 +113,11 @@ def write_valtest_videos(
     """
     split_root = Path(split_root)
     rng = np.random.default_rng(seed)
+    black = Image.new("RGB", (width, height))
     for video_id in video_ids:
-        frames_dir = split_root / "JPEGImages_24fps" / video_id
+        frames_dir = split_root / JPEG_DIR / video_id
         frames_dir.mkdir(parents=True, exist_ok=True)
-        black = Image.new("RGB", (width, height))
-        for index in range(4 * num_frames - 3):
+        for index in range(FRAMES_PER_ANNOTATION * (num_frames - 1) + 1):
             black.save(frames_dir / f"{index:05d}.jpg")
         for obj in range(num_objects):
             for k in range(num_frames):
@@ -126,9 +127,8 @@ def write_valtest_videos(
                     mask[
                         top : top + rng.integers(1, height // 2), left : left + rng.integers(1, width // 2)
                     ] = 255
-                write_png(
-                    split_root / "Annotations_6fps" / video_id / f"{obj:03d}" / f"{4 * k:05d}.png", mask
-                )
+                frame = FRAMES_PER_ANNOTATION * k
+                write_png(split_root / ANNOTATIONS_DIR / video_id / f"{obj:03d}" / f"{frame:05d}.png", mask)
 
 
 def _masklet_track(blobs: list[dict], empty: dict, num_frames: int, rng: np.random.Generator) -> list[dict]:
