@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from savkit.annotations import read_valtest_video
 from savkit.dataset import Dataset, FrameCountWarning
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader, write_video
@@ -179,6 +180,17 @@ def test_valtest_layout_pairs_jpeg_4k_with_png_4k(tmp_path: Path) -> None:
         assert all(np.array_equal(m[("manual", 1)], masks[k].astype(bool)) for k, _, m in pairs)
     assert [i for i, _ in Dataset(split).frames("vid", step=3, start=1)] == [1, 4, 7, 10]
     assert read_index(Dataset(split).frame("vid", 9)) == 9
+
+
+def test_an_unreadable_first_jpeg_is_a_savkit_error(tmp_path: Path) -> None:
+    split, _ = valtest_folder(tmp_path)
+    (split / "JPEGImages_24fps" / "vid" / "00000.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(SavkitError, match=r"00000\.jpg: not a readable JPEG .*re-download the frames"):
+        Dataset(split).frame_count("vid")
+    for png in (split / "Annotations_6fps" / "vid" / "001").glob("*.png"):
+        png.unlink()  # without masks the reader takes the video size from the first JPEG
+    with pytest.raises(SavkitError, match=r"00000\.jpg: not a readable JPEG .*re-download the frames"):
+        read_valtest_video(split, "vid")
 
 
 def test_valtest_frame_count_not_matching_the_annotations(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from savkit.annotations import (
     read_valtest_video,
 )
 from savkit.annotations.sav_json import parse_train_json_name
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, jpeg_size, subfolders
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
 
@@ -265,8 +265,7 @@ def _measure_frames(path: Path, layout: str) -> tuple[int, int, int]:
         jpegs = _jpeg_frames(path)
         if not jpegs:
             raise SavkitError(f"{path}: no JPEG frames (00000.jpg...); download the frames too")
-        with Image.open(jpegs[0]) as image:
-            return len(jpegs), image.height, image.width
+        return len(jpegs), *jpeg_size(jpegs[0])
     with VideoReader(path) as reader:
         return reader.count_frames(), reader.height, reader.width
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from savkit.annotations import (
     MASKLET_TYPES,
@@ -25,7 +24,14 @@ from savkit.annotations import (
     rle,
 )
 from savkit.annotations.sav_json import from_sav_dict, load_json, parse_train_json_name, sav_json_problems
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, annotated_frame_of, subfolders, valtest_dirs
+from savkit.annotations.valtest import (
+    ANNOTATIONS_DIR,
+    JPEG_DIR,
+    annotated_frame_of,
+    jpeg_size,
+    subfolders,
+    valtest_dirs,
+)
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
 from savkit.io.video import VideoReader
@@ -456,10 +462,10 @@ def _jpeg_size(jpeg_dir: Path, frames: list[int]) -> tuple[tuple[int, int] | Non
     if first is None:
         return None, problems
     try:
-        with Image.open(first) as image:
-            return (image.height, image.width), problems
-    except OSError as exc:
-        return None, [*problems, Problem(str(first), "(file)", "a readable JPEG", str(exc))]
+        return jpeg_size(first), problems
+    except SavkitError as exc:
+        found = str(exc).removeprefix(f"{first}: ")
+        return None, [*problems, Problem(str(first), "(file)", "a readable JPEG", found)]
 
 
 def _png_problems(folder: Path, frames: list[int], jpeg_size: tuple[int, int] | None) -> list[Problem]:

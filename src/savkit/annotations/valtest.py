@@ -120,5 +120,13 @@ def _video_size(
         return height, width
     if not jpegs:
         raise SavkitError(f"{video_dir}: no mask PNG and no JPEG frame to take the video size from")
-    with Image.open(jpegs[0]) as image:
-        return image.height, image.width
+    return jpeg_size(jpegs[0])
+
+
+def jpeg_size(path: Path) -> tuple[int, int]:
+    """(height, width) of a JPEG frame from its header; an unreadable file is a SavkitError."""
+    try:
+        with Image.open(path) as image:
+            return image.height, image.width
+    except OSError as exc:
+        raise SavkitError(f"{path}: not a readable JPEG ({exc}); re-download the frames") from None
