@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from savkit.annotations import FRAMES_PER_ANNOTATION
 from savkit.dataset import Dataset, FrameCountWarning
 from savkit.viz import OverlayStyle, overlay_frame, write_image
 
@@ -86,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
             dataset, args.video_id, args.frame, type=args.type, ids=args.masklets, style=overlay_style(args)
         )
     write_image(args.out, rgb)
-    print(f"wrote {args.out}: {args.video_id} annotated frame {args.frame} (video frame {4 * args.frame})")
+    print(
+        f"wrote {args.out}: {args.video_id} annotated frame {args.frame} (video frame {FRAMES_PER_ANNOTATION * args.frame})"
+    )
     return 0
 
 
