@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from savkit.annotations import read_valtest_video
 from savkit.dataset import Dataset, FrameCountWarning
@@ -191,6 +192,14 @@ def test_an_unreadable_first_jpeg_is_a_savkit_error(tmp_path: Path) -> None:
         png.unlink()  # without masks the reader takes the video size from the first JPEG
     with pytest.raises(SavkitError, match=r"00000\.jpg: not a readable JPEG .*re-download the frames"):
         read_valtest_video(split, "vid")
+
+
+def test_valtest_frames_are_the_jpegs_named_by_index(tmp_path: Path) -> None:
+    split, _ = valtest_folder(tmp_path, frames=11)
+    Image.fromarray(index_frame(0)).save(split / "JPEGImages_24fps" / "vid" / "cover.jpg")
+    dataset = Dataset(split)
+    assert (dataset.frame_count("vid"), dataset.annotations("vid").frame_count) == (11, 11)
+    assert dataset.check_frame_counts("vid") == 3
 
 
 def test_valtest_frame_count_not_matching_the_annotations(tmp_path: Path) -> None:

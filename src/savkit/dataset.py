@@ -28,7 +28,7 @@ from savkit.annotations import (
     read_valtest_video,
 )
 from savkit.annotations.sav_json import parse_train_json_name
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, jpeg_size, subfolders
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, jpeg_frames, jpeg_size, subfolders
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
 
@@ -262,7 +262,7 @@ def _index_valtest(split_root: Path) -> dict[str, _VideoFiles]:
 def _measure_frames(path: Path, layout: str) -> tuple[int, int, int]:
     """(frame count, height, width) of an mp4 (packets demuxed) or a JPEG folder (files counted)."""
     if layout == "valtest":
-        jpegs = _jpeg_frames(path)
+        jpegs = jpeg_frames(path)
         if not jpegs:
             raise SavkitError(f"{path}: no JPEG frames (00000.jpg...); download the frames too")
         return len(jpegs), *jpeg_size(jpegs[0])
@@ -270,15 +270,11 @@ def _measure_frames(path: Path, layout: str) -> tuple[int, int, int]:
         return reader.count_frames(), reader.height, reader.width
 
 
-def _jpeg_frames(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.jpg") if p.stem.isdigit())
-
-
 def _read_jpegs(folder: Path, step: int, start: int, stop: int | None) -> Iterator[tuple[int, np.ndarray]]:
     """Val/test frames named by their 24 fps index (00000.jpg...), read one at a time."""
     if step < 1 or start < 0:
         raise SavkitError(f"frame step must be >= 1 and start >= 0, got step={step}, start={start}")
-    for path in _jpeg_frames(folder):
+    for path in jpeg_frames(folder):
         index = int(path.stem)
         if index >= start and (stop is None or index < stop) and (index - start) % step == 0:
             yield index, _read_jpeg(path)

@@ -28,6 +28,7 @@ from savkit.annotations.valtest import (
     ANNOTATIONS_DIR,
     JPEG_DIR,
     annotated_frame_of,
+    jpeg_frames,
     jpeg_size,
     subfolders,
     valtest_dirs,
@@ -458,7 +459,7 @@ def _jpeg_size(jpeg_dir: Path, frames: list[int]) -> tuple[tuple[int, int] | Non
         return None, [Problem(str(jpeg_dir), "(folder)", "present", "missing")]
     missing = [f"no {f:05d}.jpg" for f in frames if not (jpeg_dir / f"{f:05d}.jpg").is_file()]
     problems = _reported_once(str(jpeg_dir), "frames", "a JPEG for every annotated frame", missing)
-    first = next(iter(sorted(jpeg_dir.glob("*.jpg"))), None)
+    first = next(iter(jpeg_frames(jpeg_dir)), None)
     if first is None:
         return None, problems
     try:

@@ -86,7 +86,7 @@ def read_valtest_video(
     masks_by_object = {_object_id(folder): _read_object_masks(folder) for folder in object_folders(video_dir)}
     frames = sorted({index for masks in masks_by_object.values() for index in masks})
     num_annotated = frames[-1] // FRAMES_PER_ANNOTATION + 1 if frames else 0
-    jpegs = sorted((jpeg_root / video_id).glob("*.jpg"))
+    jpegs = jpeg_frames(jpeg_root / video_id)
     height, width = _video_size(masks_by_object, jpegs, video_dir)
     frame_count = len(jpegs) or (frames[-1] + 1 if frames else 0)
     return VideoAnnotations(
@@ -121,6 +121,11 @@ def _video_size(
     if not jpegs:
         raise SavkitError(f"{video_dir}: no mask PNG and no JPEG frame to take the video size from")
     return jpeg_size(jpegs[0])
+
+
+def jpeg_frames(folder: Path) -> list[Path]:
+    """The frame JPEGs of a video folder, named by their 24 fps index (00000.jpg...), in index order."""
+    return sorted(p for p in folder.glob("*.jpg") if p.stem.isdigit())
 
 
 def jpeg_size(path: Path) -> tuple[int, int]:
