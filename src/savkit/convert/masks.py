@@ -18,7 +18,6 @@ byte-identical PNGs.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from savkit.annotations import (
     rle,
     write_sav_json,
 )
+from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import VALTEST_FPS, frame_index, object_folders
 from savkit.convert.sources import find_files, run_video_tasks
 from savkit.errors import SavkitError
@@ -46,7 +46,6 @@ from savkit.parallel import RunReport, VideoStats, write_video_output
 LAYOUTS = ("sav", "davis")
 TYPE_CHOICES = ("manual", "auto", "both")
 MAX_DAVIS_LABEL = 255
-_JSON_NAME = re.compile(r"(?P<video_id>.+)_(?P<type>manual|auto)\.json")
 
 
 @dataclass(frozen=True)
@@ -189,9 +188,9 @@ def _annotation_jsons(src: str | os.PathLike, types: tuple[str, ...]) -> dict[st
     for path in find_files(
         src, ".json", "SA-V annotation JSONs ({video_id}_manual.json, {video_id}_auto.json)"
     ):
-        match = _JSON_NAME.fullmatch(path.name)
-        if match and match["type"] in types:
-            by_video[match["video_id"]].append(path)
+        video_id, masklet_type = parse_train_json_name(path.name) or ("", "")
+        if video_id and masklet_type in types:  # an empty id would name OUT itself
+            by_video[video_id].append(path)
     if not by_video:
         raise SavkitError(f"no {' or '.join(f'*_{t}.json' for t in types)} file under {src}")
     return {video_id: tuple(sorted(paths)) for video_id, paths in sorted(by_video.items())}

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from savkit.annotations import VideoAnnotations, read_sav_json, read_valtest_video
-from savkit.index.scan import Source, json_video_id
+from savkit.annotations.sav_json import parse_train_json_name
+from savkit.index.scan import Source
 from savkit.index.schema import JSON_SOURCE
 
 STORED_METADATA = (
@@ -52,7 +53,7 @@ def read_source(task: ReadTask) -> SourceRows:
     source = task.source
     path = Path(task.root) / source.path
     if source.kind == JSON_SOURCE:
-        video_id, masklet_type = json_video_id(path.name)
+        video_id, masklet_type = parse_train_json_name(path.name)
         video = read_sav_json(path)
     else:
         video_id, masklet_type = path.name, "manual"

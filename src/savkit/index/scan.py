@@ -12,10 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR
 from savkit.index.schema import JSON_SOURCE, PNG_SOURCE
-
-JSON_SUFFIXES = {"_manual.json": "manual", "_auto.json": "auto"}
 
 
 @dataclass(frozen=True)
@@ -38,14 +37,6 @@ class Scan:
 
     sources: dict[str, Source] = field(default_factory=dict)
     mp4_ids: set[str] = field(default_factory=set)
-
-
-def json_video_id(name: str) -> tuple[str, str] | None:
-    """(video_id, type) of a train annotation file name, or None for another file."""
-    for suffix, masklet_type in JSON_SUFFIXES.items():
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)], masklet_type
-    return None
 
 
 def scan_root(root: Path) -> Scan:
@@ -73,10 +64,16 @@ def scan_root(root: Path) -> Scan:
                         folders.append(Path(entry.path))
                 elif entry.name.endswith(".mp4"):
                     scan.mp4_ids.add(entry.name[: -len(".mp4")])
-                elif json_video_id(entry.name):
+                elif _is_train_json(entry.name):
                     stat = entry.stat()
                     _add(scan, root, Path(entry.path), JSON_SOURCE, stat.st_size, stat.st_mtime_ns)
     return scan
+
+
+def _is_train_json(name: str) -> bool:
+    """A ``{video_id}_{type}.json`` name with a non-empty video id."""
+    parsed = parse_train_json_name(name)
+    return parsed is not None and parsed[0] != ""
 
 
 def _add(scan: Scan, root: Path, path: Path, kind: str, size: int, mtime_ns: int) -> None:
