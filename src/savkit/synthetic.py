@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from savkit.annotations import FRAMES_PER_ANNOTATION, rle
+from savkit.annotations import FRAMES_PER_ANNOTATION, annotated_frame_count, rle
 from savkit.annotations.metadata import MaskletMetadata, recompute_metadata
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR
 from savkit.io.png import write_png
@@ -43,7 +43,7 @@ def sav_json(
 ) -> dict:
     """One SA-V train JSON dict (one masklet type) with ``num_masklets`` masklets on every 4th of ``frame_count``."""
     rng = np.random.default_rng(seed)
-    num_frames = -(-frame_count // FRAMES_PER_ANNOTATION)
+    num_frames = annotated_frame_count(frame_count)
     blobs, empty = _blob_rles(height, width), _empty_rle(height, width)
     tracks = [_masklet_track(blobs, empty, num_frames, rng) for _ in range(num_masklets)]
     metadata = [recompute_metadata(track, masklet_type, height * width) for track in tracks]

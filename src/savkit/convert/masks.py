@@ -31,13 +31,14 @@ from savkit.annotations import (
     MASKLET_TYPES,
     Masklet,
     VideoAnnotations,
+    annotated_frame_count,
     masklets_from_frame_rles,
     read_train_video,
     rle,
     write_sav_json,
 )
 from savkit.annotations.sav_json import parse_train_json_name
-from savkit.annotations.valtest import VALTEST_FPS, frame_index, object_folders
+from savkit.annotations.valtest import VALTEST_FPS, frame_index, object_folders, subfolders
 from savkit.convert.sources import find_files, run_video_tasks
 from savkit.errors import SavkitError
 from savkit.io.png import read_png, write_png
@@ -220,7 +221,7 @@ def import_masks(
     root = Path(src)
     if not root.is_dir():
         raise SavkitError(f"{root}: not a folder; give the folder holding one mask folder per video")
-    video_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    video_dirs = subfolders(root)
     if not video_dirs:
         raise SavkitError(
             f"{root}: no video folder inside; give the folder holding one mask folder per video"
@@ -279,8 +280,9 @@ def _annotations_from_masks(task: ImportTask, tree: _MaskTree) -> VideoAnnotatio
         )
     height, width = sizes.pop()
     frame_count = max(tree.frame_sizes) + 1
-    num_annotated = (frame_count - 1) // FRAMES_PER_ANNOTATION + 1
-    masklets = masklets_from_frame_rles(tree.rles, num_annotated, (height, width), task.type)
+    masklets = masklets_from_frame_rles(
+        tree.rles, annotated_frame_count(frame_count), (height, width), task.type
+    )
     return VideoAnnotations(
         video_id=task.video_id,
         split=task.split,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from savkit.annotations.sav_json import parse_train_json_name
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
 from savkit.index.schema import JSON_SOURCE, PNG_SOURCE
 
 
@@ -83,10 +83,9 @@ def _add(scan: Scan, root: Path, path: Path, kind: str, size: int, mtime_ns: int
 
 def _add_valtest_videos(scan: Scan, root: Path, annotations_dir: Path) -> None:
     jpeg_dir = annotations_dir.parent / JPEG_DIR
-    for video_dir in annotations_dir.iterdir():
-        if video_dir.is_dir() and not video_dir.name.startswith("."):
-            size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
-            _add(scan, root, video_dir, PNG_SOURCE, size, mtime_ns)
+    for video_dir in subfolders(annotations_dir):
+        size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
+        _add(scan, root, video_dir, PNG_SOURCE, size, mtime_ns)
 
 
 def _folder_fingerprint(video_dir: Path, jpeg_dir: Path) -> tuple[int, int]:
