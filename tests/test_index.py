@@ -394,6 +394,11 @@ def test_stats_of_a_folder_that_is_not_an_index_exit_2(
 ) -> None:
     assert main(["stats", str(tmp_path / "empty")]) == 2
     assert "is not a savkit index" in capsys.readouterr().err
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "index.json").write_text("[1, 2]")  # another tool's index.json
+    assert main(["stats", str(tmp_path / "web")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a savkit index" in err and err.count("\n") == 1
     _, index_dir = indexed
     (index_dir / "masklets.parquet").unlink()
     assert main(["query", str(index_dir), "SELECT * FROM videos"]) == 2

@@ -34,9 +34,11 @@ def open_index(index_dir: str | Path) -> duckdb.DuckDBPyConnection:
     try:
         meta = json.loads((index_dir / META_FILE).read_text())
     except (OSError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):  # unreadable, or another tool's index.json (a list, a string...)
         raise SavkitError(
             f"{index_dir} is not a savkit index (no readable {META_FILE}): build it with `savkit index ROOT --out {index_dir}`"
-        ) from None
+        )
     if meta.get("format") != FORMAT_VERSION:
         raise SavkitError(f"{index_dir} was built by another savkit version: rebuild it with `savkit index`")
     missing = [name for name in VIEWS.values() if not (index_dir / name).is_file()]
