@@ -326,6 +326,7 @@ def test_query_writes_csv_and_video_list(indexed: tuple[Path, Path], tmp_path: P
         ("SELEC video_id FROM videos", False, "SQL error: Parser Error"),
         ("SELECT * FROM no_such_table", False, "SQL error: Catalog Error"),
         ("SELECT count(*) AS n FROM videos", True, "needs a video_id column"),
+        ("SELECT video_id FROM videos; SELECT 1", True, "several SQL statements"),
     ],
 )
 def test_bad_query_is_one_line_and_exit_2(

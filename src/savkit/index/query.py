@@ -91,10 +91,12 @@ def _video_ids(connection: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _one_statement(sql: str) -> str:
-    """The query without a trailing semicolon; it must be a single SELECT (or WITH ... SELECT)."""
+    """The query without a trailing semicolon; it must be one statement (DuckDB would run the others unseen)."""
     statement = sql.strip().rstrip(";").strip()
     if not statement:
         raise SavkitError('empty SQL: pass a query such as "SELECT * FROM videos LIMIT 10"')
+    if len(duckdb.extract_statements(statement)) > 1:
+        raise SavkitError("several SQL statements: pass a single SELECT")
     return statement
 
 
