@@ -45,3 +45,14 @@ def test_directory_replaced_only_on_success(tmp_path):
         raise RuntimeError("boom")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["video"]
+
+
+def test_directory_with_a_fixed_temporary_clears_a_killed_runs_leftover(tmp_path):
+    target, temporary = tmp_path / "video", tmp_path / ".video.partial"
+    temporary.mkdir()
+    (temporary / "half.jpg").write_bytes(b"half")
+    with atomic_dir(target, temporary=temporary) as tmp:
+        assert tmp == temporary and list(tmp.iterdir()) == []
+        (tmp / "a.jpg").write_bytes(b"whole")
+    assert sorted(p.name for p in target.iterdir()) == ["a.jpg"]
+    assert not temporary.exists()

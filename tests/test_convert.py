@@ -19,7 +19,7 @@ from savkit.annotations import read_sav_json
 from savkit.cli import main
 from savkit.convert.frames import extract_frames
 from savkit.convert.masks import export_masks, import_masks
-from savkit.parallel import MARKER_DIR, VideoStats, is_complete
+from savkit.parallel import MARKER_DIR, VideoStats, is_complete, partial_folder
 from video_samples import read_index, write_index_video
 
 FRAME_COUNTS = {"v1": 30, "v2": 13}
@@ -79,14 +79,15 @@ def test_resume_skips_finished_videos_and_redoes_partial_ones(videos, tmp_path):
     (tmp_path / MARKER_DIR / "v2.json").unlink()
     for path in sorted((tmp_path / "v2").iterdir())[1:]:
         path.unlink()
-    (tmp_path / ".v2.k1ll3d_x.tmp").mkdir()
+    (partial_folder(tmp_path, "v2") / "00004.jpg").parent.mkdir()
+    (partial_folder(tmp_path, "v2") / "00004.jpg").write_bytes(b"half a frame")
 
     report = extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
     assert report.results["v1"] == VideoStats(files=8, bytes=report.results["v1"].bytes, skipped=True)
     assert not report.results["v2"].skipped
     assert mtimes(tmp_path / "v1") == finished
     assert tree(tmp_path) == expected
-    assert not (tmp_path / ".v2.k1ll3d_x.tmp").exists()
+    assert not partial_folder(tmp_path, "v2").exists()
 
     extract_frames(videos, tmp_path, every=4, workers=1, progress=False, overwrite=True)
     assert mtimes(tmp_path / "v1") != finished

@@ -16,6 +16,7 @@ from savkit.parallel import (
     Summary,
     VideoStats,
     is_complete,
+    partial_folder,
     run_tasks,
     video_output,
     write_video_output,
@@ -141,13 +142,13 @@ def test_resume_skips_complete_redoes_partial_and_cleans_stale_temporaries(tmp_p
     # A killed run: a renamed folder without marker, and a temporary folder never renamed.
     (tmp_path / "partial").mkdir()
     (tmp_path / "partial" / "junk.txt").write_text("half")
-    (tmp_path / ".partial.abcd_123.tmp").mkdir()
+    partial_folder(tmp_path, "partial").mkdir()
 
     assert write_video_output(tmp_path, "done", _write_two_files) == VideoStats(2, 8, skipped=True)
     assert (tmp_path / "done" / "a.txt").stat().st_mtime_ns == done_mtime
     assert write_video_output(tmp_path, "partial", _write_two_files) == VideoStats(2, 8)
     assert sorted(p.name for p in (tmp_path / "partial").iterdir()) == ["a.txt", "sub"]
-    assert not (tmp_path / ".partial.abcd_123.tmp").exists()
+    assert not partial_folder(tmp_path, "partial").exists()
 
     assert write_video_output(tmp_path, "done", _write_two_files, overwrite=True) == VideoStats(2, 8)
     assert (tmp_path / "done" / "a.txt").stat().st_mtime_ns != done_mtime

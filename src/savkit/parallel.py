@@ -17,8 +17,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import re
-import shutil
 import sys
 import time
 from collections import deque
@@ -285,8 +283,7 @@ def video_output(out_dir: str | os.PathLike, video_id: str, overwrite: bool = Fa
         raise SavkitError(f"{Path(out_dir) / video_id} is already complete; pass overwrite=True to redo it")
     marker = _marker(out_dir, video_id)
     marker.unlink(missing_ok=True)
-    _remove_stale_temporaries(Path(out_dir), video_id)
-    with atomic_dir(Path(out_dir) / video_id) as tmp:
+    with atomic_dir(Path(out_dir) / video_id, temporary=partial_folder(out_dir, video_id)) as tmp:
         yield tmp
     stats = _folder_stats(Path(out_dir) / video_id)
     write_text_atomic(marker, json.dumps({"files": stats.files, "bytes": stats.bytes}))
@@ -307,13 +304,9 @@ def _marker(out_dir: str | os.PathLike, video_id: str) -> Path:
     return Path(out_dir) / MARKER_DIR / f"{video_id}.json"
 
 
-def _remove_stale_temporaries(out_dir: Path, video_id: str) -> None:
-    """Temporary folders left by a killed run (``atomic_dir`` names them ``.{video_id}.{8 random chars}.tmp``)."""
-    pattern = re.compile(rf"\.{re.escape(video_id)}\.[a-z0-9_]{{8}}\.tmp")
-    if out_dir.is_dir():
-        for stale in out_dir.iterdir():
-            if pattern.fullmatch(stale.name):
-                shutil.rmtree(stale, ignore_errors=True)
+def partial_folder(out_dir: str | os.PathLike, video_id: str) -> Path:
+    """Where a video is written before its rename; a killed run leaves it behind and the next run clears it."""
+    return Path(out_dir) / f".{video_id}.partial"
 
 
 def _folder_stats(folder: Path) -> VideoStats:

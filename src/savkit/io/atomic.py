@@ -53,14 +53,21 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, temporary: str | os.PathLike | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds.
 
     An existing ``path`` is removed just before the rename, so a failure leaves the old one untouched.
+    ``temporary`` fixes the temporary folder's name (one left behind by a killed run is cleared first), so that
+    resuming never has to search a large folder for leftovers; by default the name is fresh and random.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    if temporary is None:
+        tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    else:
+        tmp_path = Path(temporary)
+        shutil.rmtree(tmp_path, ignore_errors=True)
+        tmp_path.mkdir()
     try:
         yield tmp_path
         os.chmod(tmp_path, _DIR_MODE)
