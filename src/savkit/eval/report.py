@@ -134,7 +134,7 @@ def _sanity_warnings(plan: EvalPlan, task_scores: list[TaskScores]) -> list[str]
     warnings = [message for scores in task_scores for message in scores.warnings]
     if all(scores.prediction_equals_gt for scores in task_scores):
         warnings.append("every prediction equals its GT: is --pred_root a copy of the GT?")
-    empty_videos = _videos_where(plan, task_scores, lambda scores: scores.prediction_empty)
+    empty_videos = _videos_with_empty_predictions(plan, task_scores)
     if len(empty_videos) == len(plan.videos):
         warnings.append("every prediction of every video is empty: is --pred_root the right folder?")
     elif empty_videos:
@@ -145,8 +145,9 @@ def _sanity_warnings(plan: EvalPlan, task_scores: list[TaskScores]) -> list[str]
     return warnings
 
 
-def _videos_where(plan: EvalPlan, task_scores: list[TaskScores], predicate) -> list[str]:
-    verdicts: dict[str, bool] = {}
+def _videos_with_empty_predictions(plan: EvalPlan, task_scores: list[TaskScores]) -> list[str]:
+    """Videos all of whose tasks (objects) have nothing predicted, in plan order."""
+    empty: dict[str, bool] = {}
     for task, scores in zip(plan.tasks, task_scores, strict=True):
-        verdicts[task.video] = verdicts.get(task.video, True) and predicate(scores)
-    return [video for video, verdict in verdicts.items() if verdict]
+        empty[task.video] = empty.get(task.video, True) and scores.prediction_empty
+    return [video for video, is_empty in empty.items() if is_empty]
