@@ -37,11 +37,9 @@ from pycocotools import mask as mask_utils
 from savkit.convert.frames import extract_frames
 from savkit.convert.masks import export_masks
 from savkit.io.video import write_video
-from timing import best_times
+from timing import best_times, sample_folder
 
-SAMPLE_JSON = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "sav_train_sample" / "sav_000001_manual.json"
-)
+SAMPLE_JSON = sample_folder() / "sav_000001_manual.json"
 EVERY = 4
 FFMPEG_QSCALE = 2
 
@@ -63,8 +61,7 @@ def main() -> None:
             f"{args.videos} videos 1920x1080, {args.seconds:g} s at 24 fps; every {EVERY}th frame; {cores} cores"
         )
         bench_extraction(work, videos, cores, args.rounds)
-        if SAMPLE_JSON.is_file():
-            bench_masks(work, args.mask_videos, cores, args.rounds)
+        bench_masks(work, args.mask_videos, cores, args.rounds)
 
 
 # ------------------------------------------------------------------------------------------------ frames

@@ -24,16 +24,14 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from savkit.validate import validate_paths
-from timing import best_times
-
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sav_train_sample"
+from timing import best_times, sample_folder
 
 
 def make_folder(root: Path, videos: int) -> list[Path]:
     jsons = []
     for i in range(videos):
         for masklet_type in ("manual", "auto"):
-            source = SAMPLE / f"sav_000001_{masklet_type}.json"
+            source = sample_folder() / f"sav_000001_{masklet_type}.json"
             data = json.loads(source.read_text())
             data["video_id"] = f"sav_{i:06d}"
             target = root / f"sav_{i:06d}_{masklet_type}.json"

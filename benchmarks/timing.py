@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from sample_data import sample_folder  # noqa: E402  (the real SA-V sample shipped in tests/data/)
+
+__all__ = ["best_times", "sample_folder"]
 
 
 def best_times(methods: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:

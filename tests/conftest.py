@@ -1,4 +1,4 @@
-"""Shared fixtures: the real SA-V sample lives in ../shared beside the repository (as in CI)."""
+"""Shared fixtures: the real SA-V sample shipped gzipped in tests/data/, a Dask cluster."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 if TYPE_CHECKING:
     from distributed import Client
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_DIR = REPO.parent / "shared" / "data" / "sav_train_sample"
+from sample_data import sample_folder
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +30,4 @@ def dask_client() -> Iterator[Client]:
 @pytest.fixture
 def sample_dir() -> Path:
     """The folder holding the real sav_000001 manual and auto JSONs."""
-    if not (SAMPLE_DIR / "sav_000001_manual.json").is_file():
-        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
-    return SAMPLE_DIR
+    return sample_folder()

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from conftest import SAMPLE_DIR
+from sample_data import sample_folder
 from savkit.annotations import read_sav_json
 from savkit.cli import main
 from savkit.convert.frames import extract_frames
@@ -157,10 +157,8 @@ def read_pixels(png: Path) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sample_once() -> Path:
-    """The real sample for module-scoped fixtures (``sample_dir`` is function-scoped); skips as it does."""
-    if not (SAMPLE_DIR / "sav_000001_manual.json").is_file():
-        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
-    return SAMPLE_DIR
+    """The real sample for module-scoped fixtures (``sample_dir`` is function-scoped)."""
+    return sample_folder()
 
 
 @pytest.fixture(scope="module")

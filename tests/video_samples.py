@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from conftest import SAMPLE_DIR
+from sample_data import sample_folder
 from savkit.io.png import write_png
 from savkit.io.video import write_video
 
@@ -109,14 +109,12 @@ def write_sample_video(path: Path, manual_json: Path) -> Path:
 
 
 def require_sample() -> Path:
-    """The real sample folder, for module-scoped fixtures (which cannot use ``sample_dir``); skips if absent."""
-    if not (SAMPLE_DIR / f"{VIDEO_ID}_manual.json").is_file():
-        pytest.skip(f"the real SA-V sample is not at {SAMPLE_DIR}")
-    return SAMPLE_DIR
+    """The real sample folder, for module-scoped fixtures (which cannot use ``sample_dir``)."""
+    return sample_folder()
 
 
 def painted_sample_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """For a module-scoped fixture: the painted sample mp4, or a skip when the real sample is absent."""
+    """For a module-scoped fixture: the painted sample mp4, ."""
     manual = require_sample() / f"{VIDEO_ID}_manual.json"
     return write_sample_video(tmp_path_factory.mktemp("painted") / f"{VIDEO_ID}.mp4", manual)
 
