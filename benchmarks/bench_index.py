@@ -27,7 +27,8 @@ import pyarrow as pa
 
 from savkit.index import build_index, index_stats, run_query
 from savkit.index.build import write_index_meta, write_index_table
-from savkit.index.schema import MASKLETS_FILE, MASKLETS_SCHEMA, VIDEOS_FILE, VIDEOS_SCHEMA
+from savkit.index.layout import MASKLETS_FILE, VIDEOS_FILE
+from savkit.index.schema import MASKLETS_SCHEMA, VIDEOS_SCHEMA
 from savkit.synthetic import AUTO_FILE_FRACTION, write_train_videos
 
 SAV_TRAIN_VIDEOS = 50_583

@@ -1,7 +1,12 @@
 """The ``savkit`` command line: parses arguments, calls the library, prints, and sets the exit code.
 
-Every command lives in its own module with a ``register(subparsers)`` function that adds its parser and sets
-``func(args) -> int``. Bad input (:class:`savkit.SavkitError`) becomes one line on stderr and exit code 2.
+Every command lives in its own module with a ``HELP`` dict (command name -> one-line help) and a
+``register(subparsers)`` function that adds its parsers and sets ``func(args) -> int``. Bad input
+(:class:`savkit.SavkitError`) becomes one line on stderr and exit code 2.
+
+Start-up is kept short: the command modules import the heavy libraries (PyAV, OpenCV, pycocotools, pyarrow,
+duckdb...) only inside ``register`` and the command functions, and only the module of the command being run
+registers its full parser; the others add their one-line help for ``savkit --help``.
 """
 
 from __future__ import annotations
@@ -19,17 +24,28 @@ DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F
 COMMANDS = [demo, eval_cmd, convert, validate, index, show, render]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None, *, every_command: bool = True) -> argparse.ArgumentParser:
+    """The whole parser, or (``every_command=False``) only ``command``'s options and the others' help lines."""
     parser = argparse.ArgumentParser(prog="savkit", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"savkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        command.register(subparsers)
+    for module in COMMANDS:
+        if every_command or command in module.HELP:
+            module.register(subparsers)
+        else:
+            for name, help in module.HELP.items():
+                subparsers.add_parser(name, help=help)
     return parser
 
 
+def command_name(argv: list[str]) -> str | None:
+    """The command of a command line: its first argument that is not an option (the top level has no values)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(command_name(argv), every_command=False).parse_args(argv)
     try:
         return args.func(args)
     except SavkitError as exc:

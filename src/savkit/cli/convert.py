@@ -10,20 +10,29 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from savkit.annotations import MASKLET_TYPES
 from savkit.cli.options import add_run_options, run_options
-from savkit.convert.frames import DEFAULT_QUALITY, extract_frames
-from savkit.convert.masks import LAYOUTS, TYPE_CHOICES, MaskStats, export_masks, import_masks
-from savkit.parallel import RunReport, Summary
+
+if TYPE_CHECKING:
+    from savkit.parallel import RunReport
+
+HELP = {
+    "extract-frames": "every mp4 under SRC -> OUT/{video_id}/{index:05d}.jpg (24 fps frame index)",
+    "export-masks": "SA-V JSONs -> PNG masks (val/test layout or DAVIS)",
+    "import-masks": "PNG masks (sav or DAVIS layout) -> one SA-V JSON per video",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from savkit.annotations import MASKLET_TYPES
+    from savkit.convert.frames import DEFAULT_QUALITY
+    from savkit.convert.masks import LAYOUTS, TYPE_CHOICES
+
     frames = _add_command(
         subparsers,
         "extract-frames",
         _extract_frames,
-        "every mp4 under SRC -> OUT/{video_id}/{index:05d}.jpg (24 fps frame index)",
         "Extract JPEG frames of every mp4 under SRC (recursively), named by their 24 fps frame index "
         "(00000, 00004, ... with --every 4, the val/test JPEGImages_24fps layout). Resumable.",
         src_help="folder searched recursively for .mp4 files (or one .mp4)",
@@ -41,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "export-masks",
         _export_masks,
-        "SA-V JSONs -> PNG masks (val/test layout or DAVIS)",
         "Write the masks of every {video_id}_{type}.json under SRC as PNGs: --layout sav gives "
         "OUT/{video_id}/{obj:03d}/{frame:05d}.png (0/255, the val/test Annotations_6fps layout), --layout davis "
         "one label PNG per annotated frame (DAVIS palette; where objects overlap the lowest object number wins, "
@@ -55,7 +63,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "import-masks",
         _import_masks,
-        "PNG masks (sav or DAVIS layout) -> one SA-V JSON per video",
         "Turn every video folder of SRC (object folders of 0/255 PNGs, or DAVIS label PNGs; named by "
         "24 fps frame index 00000, 00004, ...) into OUT/{video_id}_{type}.json with COCO RLE masklets. Resumable.",
         src_help="folder holding one mask folder per video",
@@ -67,10 +74,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_command(
-    subparsers: argparse._SubParsersAction, name: str, func, help: str, description: str, src_help: str
+    subparsers: argparse._SubParsersAction, name: str, func, description: str, src_help: str
 ) -> argparse.ArgumentParser:
     """A per-video command: SRC, OUT and the options every run shares (workers, scheduler, overwrite, quiet)."""
-    parser = subparsers.add_parser(name, help=help, description=description)
+    parser = subparsers.add_parser(name, help=HELP[name], description=description)
     parser.add_argument("src", metavar="SRC", help=src_help)
     parser.add_argument("out", metavar="OUT", help="output folder")
     parser.add_argument("--overwrite", action="store_true", help="redo videos already complete in OUT")
@@ -84,11 +91,15 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _extract_frames(args: argparse.Namespace) -> int:
+    from savkit.convert.frames import extract_frames
+
     report = extract_frames(args.src, args.out, args.every, args.quality, **_run_options(args))
     return _finish(report, "frame", args.quiet)
 
 
 def _export_masks(args: argparse.Namespace) -> int:
+    from savkit.convert.masks import MaskStats, export_masks
+
     report = export_masks(args.src, args.out, args.type, args.layout, **_run_options(args))
     overlap = sum(stats.overlap_pixels for stats in report.results.values() if isinstance(stats, MaskStats))
     details = (
@@ -98,12 +109,16 @@ def _export_masks(args: argparse.Namespace) -> int:
 
 
 def _import_masks(args: argparse.Namespace) -> int:
+    from savkit.convert.masks import import_masks
+
     report = import_masks(args.src, args.out, args.type, args.split, **_run_options(args))
     return _finish(report, "JSON file", args.quiet)
 
 
 def _finish(report: RunReport, file_noun: str, quiet: bool, details: str = "") -> int:
     """Print the summary (stdout) and the failed videos (stderr); exit code 1 if any video failed."""
+    from savkit.parallel import Summary
+
     if not quiet:
         print(Summary.of(report).describe(file_noun) + details)
     for video_id, reason in sorted(report.failures, key=lambda failure: str(failure[0])):

@@ -6,15 +6,12 @@ import argparse
 from pathlib import Path
 
 from savkit.cli.eval_cmd import print_warnings
-from savkit.demo import DemoSpec, make_demo_set
-from savkit.eval import EvalOptions, evaluate
-from savkit.io.atomic import write_text_atomic
+
+HELP = {"demo": "generate a small SA-V-like set and evaluate it"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo", help="generate a small SA-V-like set and evaluate it", description=__doc__
-    )
+    parser = subparsers.add_parser("demo", help=HELP["demo"], description=__doc__)
     parser.add_argument(
         "--out", type=Path, default=Path("savkit-demo"), help="output folder (default: ./savkit-demo)"
     )
@@ -24,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from savkit.demo import DemoSpec, make_demo_set
+    from savkit.eval import EvalOptions, evaluate
+    from savkit.io.atomic import write_text_atomic
+
     demo = make_demo_set(args.out, DemoSpec(seed=args.seed))
     report = evaluate(demo.gt_root, demo.pred_root, EvalOptions(num_processes=args.num_processes))
     write_text_atomic(args.out / "results.csv", report.csv_text())

@@ -5,19 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from savkit.eval import EvalReport
 
-from savkit.eval import EvalOptions, EvalReport, evaluate
-from savkit.eval.protocols import PROTOCOLS
-from savkit.io.atomic import write_text_atomic
-from savkit.parallel import available_cores
+HELP = {"eval": "J&F of predicted masks against SA-V (or DAVIS-layout) ground truth"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "eval", help="J&F of predicted masks against SA-V (or DAVIS-layout) ground truth", description=__doc__
-    )
+    from savkit.eval.protocols import PROTOCOLS
+    from savkit.parallel import available_cores
+
+    parser = subparsers.add_parser("eval", help=HELP["eval"], description=__doc__)
     parser.add_argument("--gt_root", required=True, help="GT folder, e.g. sav_val/Annotations_6fps")
     parser.add_argument(
         "--pred_root", required=True, help="predictions, with exactly the structure of gt_root"
@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from savkit.eval import EvalOptions, evaluate
+    from savkit.io.atomic import write_text_atomic
+
     options = EvalOptions(
         protocol=args.protocol,
         strict=args.strict,
@@ -73,4 +76,6 @@ def print_warnings(report: EvalReport) -> None:
 
 
 def _progress_bar(scores, total: int):
+    from tqdm import tqdm
+
     return tqdm(scores, total=total, desc="eval", unit="obj", file=sys.stderr, dynamic_ncols=True)

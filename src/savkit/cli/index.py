@@ -12,11 +12,17 @@ import sys
 
 from savkit.cli.options import add_run_options, run_options
 
+HELP = {
+    "index": "build or update a Parquet index of every annotation file under ROOT",
+    "stats": "dataset statistics from an index",
+    "query": "SQL (DuckDB) over the index tables `videos` and `masklets`",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     index = subparsers.add_parser(
         "index",
-        help="build or update a Parquet index of every annotation file under ROOT",
+        help=HELP["index"],
         description="Index train JSONs and val/test Annotations_6fps folders under ROOT (masks are not decoded); "
         "a re-run reads only new or changed files. Exit 1 if some files could not be read (they are listed).",
     )
@@ -26,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     index.set_defaults(func=run_index)
 
     stats = subparsers.add_parser(
-        "stats", help="dataset statistics from an index", description="Per-split counts and distributions."
+        "stats", help=HELP["stats"], description="Per-split counts and distributions."
     )
     stats.add_argument("index_dir", metavar="INDEX_DIR")
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -34,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     query = subparsers.add_parser(
         "query",
-        help="SQL (DuckDB) over the index tables `videos` and `masklets`",
+        help=HELP["query"],
         description="Run one SELECT over the views videos and masklets; print the first rows.",
     )
     query.add_argument("index_dir", metavar="INDEX_DIR")

@@ -6,13 +6,14 @@ import argparse
 from pathlib import Path
 
 from savkit.cli.show import add_overlay_arguments, one_line_warnings, open_dataset, overlay_style
-from savkit.viz import render_video
+
+HELP = {"render": "draw the masks over a whole video (mp4 or GIF)"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "render",
-        help="draw the masks over a whole video (mp4 or GIF)",
+        help=HELP["render"],
         description=__doc__ + " At 24 fps each annotation is held over its 4 video frames; at 6 fps only the "
         "annotated frames are kept. Without the mp4 the masks are drawn on a neutral grey background (6 fps).",
     )
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from savkit.viz import render_video
+
     dataset = open_dataset(args)
     with one_line_warnings(args.command):
         frames = render_video(

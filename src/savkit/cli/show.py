@@ -8,16 +8,19 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from savkit.annotations import FRAMES_PER_ANNOTATION
-from savkit.dataset import Dataset, FrameCountWarning
-from savkit.viz import OverlayStyle, overlay_frame, write_image
+if TYPE_CHECKING:
+    from savkit.dataset import Dataset
+    from savkit.viz import OverlayStyle
+
+HELP = {"show": "draw the masks of one annotated frame over its video frame (PNG/JPEG)"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "show",
-        help="draw the masks of one annotated frame over its video frame (PNG/JPEG)",
+        help=HELP["show"],
         description=__doc__ + " Without the mp4 the masks are drawn on a neutral grey background.",
     )
     add_overlay_arguments(parser)
@@ -49,11 +52,15 @@ def add_overlay_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overlay_style(args: argparse.Namespace) -> OverlayStyle:
+    from savkit.viz import OverlayStyle
+
     return OverlayStyle(alpha=args.alpha, contours=args.contours, labels=args.labels)
 
 
 def open_dataset(args: argparse.Namespace) -> Dataset:
     """The dataset at PATH; says on stderr when the masks will be drawn without the video."""
+    from savkit.dataset import Dataset
+
     dataset = Dataset(args.path, lenient=args.lenient)
     if dataset.video_path(args.video_id) is None:
         print(
@@ -67,6 +74,8 @@ def open_dataset(args: argparse.Namespace) -> Dataset:
 @contextlib.contextmanager
 def one_line_warnings(command: str) -> Iterator[None]:
     """``--lenient`` mismatch warnings as one stderr line each (others are shown as Python shows them)."""
+    from savkit.dataset import FrameCountWarning
+
     caught: list[warnings.WarningMessage] = []
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -81,6 +90,9 @@ def one_line_warnings(command: str) -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from savkit.annotations import FRAMES_PER_ANNOTATION
+    from savkit.viz import overlay_frame, write_image
+
     dataset = open_dataset(args)
     with one_line_warnings(args.command):
         rgb = overlay_frame(

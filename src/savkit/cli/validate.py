@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from savkit.cli.options import add_run_options, run_options
-from savkit.validate import ERROR, Problem, has_errors, validate_paths
+
+if TYPE_CHECKING:
+    from savkit.validate import Problem
 
 COLUMNS = ("level", "file", "field", "expected", "found")
+HELP = {"validate": "check SA-V annotation JSONs, train folders and val/test folders"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check SA-V annotation JSONs, train folders and val/test folders",
+        help=HELP["validate"],
         description="Check SA-V annotation JSONs, train folders (mp4 + JSONs, recursively) and val/test folders; "
         "print a table of problems (file, field, expected, found). Exit code 1 if any error, 0 otherwise.",
     )
@@ -31,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from savkit.validate import has_errors, validate_paths
+
     problems = validate_paths(args.paths, lenient=args.lenient, **run_options(args))
     if problems:
         print(format_table(problems))
@@ -50,6 +56,8 @@ def format_table(problems: list[Problem]) -> str:
 
 
 def summary(problems: list[Problem]) -> str:
+    from savkit.validate import ERROR
+
     errors = sum(p.severity == ERROR for p in problems)
     warnings = len(problems) - errors
     if not problems:

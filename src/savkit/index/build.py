@@ -20,18 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from savkit.errors import SavkitError
+from savkit.index.layout import FILES_FILE, FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
 from savkit.index.read import ReadTask, SourceRows, read_source, task_path
 from savkit.index.scan import Scan, scan_root
-from savkit.index.schema import (
-    FILES_FILE,
-    FILES_SCHEMA,
-    FORMAT_VERSION,
-    MASKLETS_FILE,
-    MASKLETS_SCHEMA,
-    META_FILE,
-    VIDEOS_FILE,
-    VIDEOS_SCHEMA,
-)
+from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, VIDEOS_SCHEMA
 from savkit.io.atomic import atomic_path, write_text_atomic
 from savkit.parallel import check_workers, run_tasks
 

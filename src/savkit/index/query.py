@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from savkit.errors import SavkitError
-from savkit.index.schema import FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
+from savkit.index.layout import FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
 from savkit.io.atomic import atomic_path, write_text_atomic
 
 VIEWS = {"videos": VIDEOS_FILE, "masklets": MASKLETS_FILE}

@@ -13,8 +13,8 @@ import numpy as np
 
 from savkit.annotations import VideoAnnotations, read_sav_json, read_valtest_video
 from savkit.annotations.sav_json import parse_train_json_name
+from savkit.index.layout import JSON_SOURCE
 from savkit.index.scan import Source
-from savkit.index.schema import JSON_SOURCE
 
 STORED_METADATA = (
     "size_rel",

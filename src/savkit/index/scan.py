@@ -14,7 +14,7 @@ from pathlib import Path
 
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
-from savkit.index.schema import JSON_SOURCE, PNG_SOURCE
+from savkit.index.layout import JSON_SOURCE, PNG_SOURCE
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The index on disk: file names, table columns and the format version (a new version forces a full rebuild).
+"""The index tables' columns (file names and the format version are in ``savkit.index.layout``).
 
 ``videos`` and ``masklets`` are the user's tables; ``files`` is the manifest of every annotation source read
 (path, size, mtime_ns) with the video fields it gave, so a re-run reads only new or changed sources.
@@ -7,15 +7,6 @@
 from __future__ import annotations
 
 import pyarrow as pa
-
-FORMAT_VERSION = 1
-META_FILE = "index.json"
-VIDEOS_FILE = "videos.parquet"
-MASKLETS_FILE = "masklets.parquet"
-FILES_FILE = "files.parquet"
-
-JSON_SOURCE = "json"
-PNG_SOURCE = "png_dir"
 
 _VIDEO_FIELDS = [
     pa.field("video_id", pa.string(), nullable=False),
