@@ -112,18 +112,27 @@ def official_sav_scores(gt_root: Path, pred_root: Path, skip_first_and_last: boo
         entries = sorted(os.listdir(gt_root / video))
         if all(name.endswith(".png") for name in entries):
             _, iou, boundary_f = VideoEvaluator(str(gt_root), str(pred_root), skip_first_and_last)(video)
-            scores.update({(video, str(i)): (iou[i], boundary_f[i]) for i in iou})
+            scores.update({(video, str(int(i))): (iou[i], boundary_f[i]) for i in iou})
             continue
         for obj in entries:
             frames = sorted(os.listdir(gt_root / video / obj))
             frames = frames[1:-1] if skip_first_and_last else frames
             evaluator = Evaluator()
             for frame in frames:
-                gt = np.array(Image.open(gt_root / video / obj / frame)) > 0
-                pred = np.array(Image.open(pred_root / video / obj / frame)) > 0
+                gt, pred = official_sav_pair(gt_root / video / obj / frame, pred_root / video / obj / frame)
                 evaluator.feed_frame(mask=pred, gt=gt)
             iou, boundary_f = evaluator.conclude()
             assert len(iou) == 1
             key = next(iter(iou))
             scores[(video, obj)] = (iou[key], boundary_f[key])
     return scores
+
+
+def official_sav_pair(gt_path: Path, pred_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A GT/prediction pair of SA-V-layout PNGs read as the official reads them (sam2 ``get_gt_and_pred``): the
+    stored samples as Pillow gives them, the same height and width, at most two distinct values, ``> 0``."""
+    gt, pred = np.array(Image.open(gt_path)), np.array(Image.open(pred_path))
+    assert gt.shape[-2:] == pred.shape[-2:], f"shape mismatch: {gt_path}, {pred_path}"
+    assert len(np.unique(gt)) <= 2, f"found more than 1 object in {gt_path}"
+    assert len(np.unique(pred)) <= 2, f"found more than 1 object in {pred_path}"
+    return gt > 0, pred > 0

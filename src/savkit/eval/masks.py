@@ -10,28 +10,58 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
 
+# signature (8), IHDR length and type (8), width and height (8), bit depth, colour type
+_IHDR_END = 26
+
 
 def read_binary_mask(path: Path) -> np.ndarray:
-    """A per-object PNG as a bool mask (value > 0); more than two distinct values is an error, as in the official.
+    """A per-object PNG as a bool mask, decided as the official evaluator decides it.
 
-    The common 0/1 masks become a bool view without a copy; other masks cost one comparison and two counts.
+    The official reads the stored samples (``np.array(Image.open(path))``: palette indices, grey levels of any bit
+    depth), rejects more than two distinct values, and takes ``value > 0`` as the object. So an all-zero mask is
+    empty whatever its bit depth, and two non-zero values make a full mask. The common 0/1 masks become a bool view
+    without a copy; the others cost one comparison and two counts (three in the rare two-non-zero-values case).
     """
     labels = read_png(path)
     top = labels.max()
     if labels.dtype == np.uint8 and top <= 1:
         return labels.view(bool)
+    if top == 0:
+        return np.zeros(labels.shape, bool)
     foreground = labels == top
-    if top and np.count_nonzero(labels) != np.count_nonzero(foreground):
-        raise SavkitError(
-            f"{path} holds more than one object (more than two pixel values): "
-            "the SA-V layout wants one binary mask per object folder"
-        )
-    return foreground
+    nonzero = np.count_nonzero(labels)
+    if nonzero == np.count_nonzero(foreground):
+        return foreground  # the values are 0 and top
+    if nonzero == labels.size and _has_two_values(labels, foreground):
+        return np.ones(labels.shape, bool)  # no zero at all: every pixel is > 0
+    raise SavkitError(
+        f"{path} holds more than one object (more than two pixel values): "
+        "the SA-V layout wants one binary mask per object folder"
+    )
+
+
+def _has_two_values(labels: np.ndarray, top_mask: np.ndarray) -> bool:
+    """Whether every pixel that is not the top value holds one same value."""
+    return np.count_nonzero(labels == labels.min()) + np.count_nonzero(top_mask) == labels.size
 
 
 def read_label_mask(path: Path) -> np.ndarray:
-    """A DAVIS-layout PNG as its 2-D array of object ids (0 = background)."""
-    return read_png(path)
+    """A DAVIS-layout PNG as its 2-D array of object ids (0 = background), the ids the references see.
+
+    They read ``np.array(Image.open(path))``: the stored samples, except that Pillow gives 1-bit grey as bool, so
+    its object is id 1 (``read_png`` scales it to 255, as Pillow's "L" conversion does).
+    """
+    labels = read_png(path)
+    if labels.dtype == np.uint8 and _is_one_bit_grey(path):
+        return np.minimum(labels, 1)
+    return labels
+
+
+def _is_one_bit_grey(path: Path) -> bool:
+    """Whether the PNG's header (IHDR, always the first chunk) says 1-bit greyscale; a few bytes read."""
+    with open(path, "rb") as file:
+        head = file.read(_IHDR_END)
+    return len(head) == _IHDR_END and head[12:16] == b"IHDR" and head[24] == 1 and head[25] == 0
 
 
 def present_ids(labels: np.ndarray) -> list[int]:
