@@ -117,7 +117,7 @@ def test_corrupt_and_truncated_videos_fail_alone_with_exit_code_1(videos, tmp_pa
     assert "2 videos done, 0 skipped, 2 failed; 12 frames" in out
     failed = [line for line in err.splitlines() if line.startswith("failed: ")]
     assert [line.split(":")[1].strip() for line in failed] == ["garbage", "truncated"]
-    assert "not a readable video" in failed[0]
+    assert "not a valid video (invalid data)" in failed[0]
     assert "truncated" in failed[1] or "damaged" in failed[1]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [MARKER_DIR, "v1", "v2"]
 

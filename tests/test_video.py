@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from savkit.errors import SavkitError
-from savkit.io.video import VideoReader, write_video
+from savkit.io.video import VideoReader, ffmpeg_reason, write_video
 from video_samples import index_frame, read_index, write_index_video
 
 FRAME_COUNT = 100
@@ -107,11 +107,19 @@ def test_missing_file_is_a_savkit_error(tmp_path: Path) -> None:
         VideoReader(tmp_path / "nope.mp4")
 
 
-def test_garbage_file_is_a_savkit_error(tmp_path: Path) -> None:
+def test_garbage_file_is_a_savkit_error_in_words(tmp_path: Path) -> None:
     path = tmp_path / "garbage.mp4"
     path.write_bytes(bytes(range(256)) * 40)
-    with pytest.raises(SavkitError, match="garbage.mp4"):
+    with pytest.raises(SavkitError, match="garbage.mp4") as caught:
         VideoReader(path)
+    assert "not a valid video (invalid data)" in str(caught.value)
+    assert "Errno" not in str(caught.value)
+
+
+def test_ffmpeg_reason_in_words_for_every_error() -> None:
+    invalid = av.error.InvalidDataError(1094995529, "Invalid data found when processing input", "x.mp4")
+    denied = av.error.PermissionError(13, "Permission denied", "x.mp4")
+    assert [ffmpeg_reason(invalid), ffmpeg_reason(denied)] == ["invalid data", "permission denied"]
 
 
 def test_truncated_file_is_a_savkit_error(index_video: Path, tmp_path: Path) -> None:

@@ -210,8 +210,8 @@ def truncate_manual_json(root: Path, sample_dir: Path) -> None:
         ("render", None, "sav_000002", "video 'sav_000002' is not in"),
         ("show", truncate_manual_json, VIDEO_ID, "sav_000001_manual.json: not valid JSON"),
         ("render", truncate_manual_json, VIDEO_ID, "sav_000001_manual.json: not valid JSON"),
-        ("show", corrupt_mp4, VIDEO_ID, "sav_000001.mp4: not a readable video"),
-        ("render", corrupt_mp4, VIDEO_ID, "sav_000001.mp4: not a readable video"),
+        ("show", corrupt_mp4, VIDEO_ID, "sav_000001.mp4: not a valid video (invalid data)"),
+        ("render", corrupt_mp4, VIDEO_ID, "sav_000001.mp4: not a valid video (invalid data)"),
     ],
 )
 def test_cli_errors_are_one_line_with_exit_code_2(

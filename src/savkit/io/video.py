@@ -153,7 +153,7 @@ class VideoReader:
                 timestamps = [packet.pts for packet in container.demux(stream) if packet.size > 0]
             except av.error.FFmpegError as exc:
                 raise SavkitError(
-                    f"{self._path}: cannot read the video packets ({exc}); re-download the file"
+                    f"{self._path}: cannot read the video packets ({ffmpeg_reason(exc)}); re-download the file"
                 ) from None
             if None in timestamps:
                 raise SavkitError(
@@ -238,7 +238,7 @@ def _open_video_stream(path: Path) -> _Source:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
         raise SavkitError(
-            f"{path}: not a readable video ({exc}); re-download or re-encode the file"
+            f"{path}: not a valid video ({ffmpeg_reason(exc)}); re-download or re-encode the file"
         ) from None
     if not container.streams.video:
         container.close()
@@ -246,6 +246,15 @@ def _open_video_stream(path: Path) -> _Source:
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     return container, stream
+
+
+def ffmpeg_reason(exc: av.error.FFmpegError) -> str:
+    """FFmpeg's failure in words for a message: PyAV's text starts with a raw error number (``[Errno
+    1094995529] Invalid data found when processing input: 'x.mp4'``), which tells a user nothing."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "invalid data"
+    reason = (exc.strerror or type(exc).__name__).strip().rstrip(".")
+    return reason[:1].lower() + reason[1:]
 
 
 def _decode(
@@ -256,7 +265,7 @@ def _decode(
         yield from container.decode(stream)
     except av.error.FFmpegError as exc:
         raise SavkitError(
-            f"{path}: the video is damaged ({exc}); re-download or re-encode the file"
+            f"{path}: the video is damaged ({ffmpeg_reason(exc)}); re-download or re-encode the file"
         ) from None
 
 
