@@ -57,6 +57,22 @@ def test_real_sample_model_fields(sample_dir: Path):
     assert set(video.masks(k)) == {(m.type, m.id) for m in video.masklets}
 
 
+def test_repr_is_a_short_summary_without_rle_strings(sample_dir: Path):
+    video = read_train_video(sample_dir, "sav_000001")
+    summary = repr(video)
+    assert summary == (
+        "VideoAnnotations(video_id='sav_000001', split='train', height=848, width=480, frame_count=483, "
+        "duration=20.125, environment='Indoor', masklets: 5 manual, 9 auto)"
+    )
+    masklet = video.manual[3]
+    assert repr(masklet) == (
+        "Masklet(id=3, type='manual', annotated_frames=121, size_bucket='medium', "
+        f"size_abs={masklet.size_abs:.1f}, first_appeared_frame=113, visibility_changes=0)"
+    )
+    shown = repr(video.masklets)  # a notebook cell showing every masklet: one short line each
+    assert "counts" not in shown and len(shown) < 200 * len(video.masklets)
+
+
 def test_read_train_video_from_json_paths_and_missing_id(sample_dir: Path):
     video = read_train_video([sample_dir / "sav_000001_auto.json"], "sav_000001")
     assert [m.type for m in video.masklets] == ["auto"] * 9

@@ -30,9 +30,12 @@ def check_masklet_type(type: str | None, *, required: bool = False) -> None:
         raise SavkitError(f"unknown masklet type {type!r}: use one of {', '.join(MASKLET_TYPES)}")
 
 
-@dataclass
+@dataclass(repr=False)
 class Masklet:
-    """One object tracked through the video: an RLE per annotated frame plus the metadata stored with it."""
+    """One object tracked through the video: an RLE per annotated frame plus the metadata stored with it.
+
+    Its ``repr`` is a one-line summary: the RLE strings run to tens of kB per masklet.
+    """
 
     id: int
     type: str
@@ -66,10 +69,17 @@ class Masklet:
         """Bounding box (x, y, w, h) per annotated frame, float64 (N, 4); zeros where the object is absent."""
         return rle.bbox(self.rles)
 
+    def __repr__(self) -> str:
+        return (
+            f"Masklet(id={self.id}, type={self.type!r}, annotated_frames={len(self.rles)}, "
+            f"size_bucket={self.size_bucket!r}, size_abs={self.size_abs:.1f}, "
+            f"first_appeared_frame={self.first_appeared_frame}, visibility_changes={self.visibility_changes})"
+        )
 
-@dataclass
+
+@dataclass(repr=False)
 class VideoAnnotations:
-    """A video's metadata and its masklets, manual and auto together."""
+    """A video's metadata and its masklets, manual and auto together; its ``repr`` is a one-line summary."""
 
     video_id: str
     split: str
@@ -79,6 +89,13 @@ class VideoAnnotations:
     width: int
     environment: str | None
     masklets: list[Masklet] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoAnnotations(video_id={self.video_id!r}, split={self.split!r}, "
+            f"height={self.height}, width={self.width}, frame_count={self.frame_count}, duration={self.duration:g}, "
+            f"environment={self.environment!r}, masklets: {len(self.manual)} manual, {len(self.auto)} auto)"
+        )
 
     @property
     def manual(self) -> list[Masklet]:
