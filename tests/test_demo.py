@@ -25,3 +25,12 @@ def test_demo_generates_evaluates_and_matches_the_official(tmp_path, capsys):
     assert ours.keys() == reference.keys()
     for key, (j, f) in reference.items():
         assert abs(ours[key][0] - j) < 1e-9 and abs(ours[key][1] - f) < 1e-9
+
+
+def test_demo_quiet_prints_nothing_and_still_writes_results(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    assert json.loads((out / "results.json").read_text())["global"]["J&F"] > 40
+    assert (out / "results.csv").is_file()

@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the generated set")
     parser.add_argument("-n", "--num_processes", type=int, default=1, help="worker processes")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but warnings and errors")
     parser.set_defaults(func=run)
 
 
@@ -29,8 +30,11 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(demo.gt_root, demo.pred_root, EvalOptions(num_processes=args.num_processes))
     write_text_atomic(args.out / "results.csv", report.csv_text())
     write_text_atomic(args.out / "results.json", report.json_text())
-    print(report.console_text(), end="")
+    if not args.quiet:
+        print(report.console_text(), end="")
     print_warnings(report)
+    if args.quiet:
+        return 0
     print(f"\nGT masks:    {demo.gt_root}")
     print(f"predictions: {demo.pred_root}")
     print(f"results:     {args.out / 'results.csv'}, {args.out / 'results.json'}")
