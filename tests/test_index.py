@@ -326,7 +326,17 @@ def test_query_writes_csv_and_video_list(indexed: tuple[Path, Path], tmp_path: P
         ("SELEC video_id FROM videos", False, "SQL error: Parser Error"),
         ("SELECT * FROM no_such_table", False, "SQL error: Catalog Error"),
         ("SELECT count(*) AS n FROM videos", True, "needs a video_id column"),
-        ("SELECT video_id FROM videos; SELECT 1", True, "several SQL statements"),
+        (
+            "SELECT video_id FROM videos; SELECT 1",
+            True,
+            "only one read-only SELECT is allowed, found 2 statements",
+        ),
+        ("DROP VIEW videos", False, "only one read-only SELECT is allowed, found a DROP statement"),
+        (
+            "CREATE TABLE t AS SELECT 1",
+            False,
+            "only one read-only SELECT is allowed, found a CREATE statement",
+        ),
     ],
 )
 def test_bad_query_is_one_line_and_exit_2(
@@ -339,6 +349,14 @@ def test_bad_query_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("savkit query: error: ") and message in err and err.count("\n") == 1
     assert not target.exists()
+
+
+@pytest.mark.parametrize("command", ["stats", "query"])
+def test_index_dir_has_help_text(command: str, capsys) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "INDEX_DIR folder written by `savkit index ROOT --out INDEX_DIR`" in usage
 
 
 @pytest.mark.parametrize(

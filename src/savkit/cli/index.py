@@ -17,6 +17,7 @@ HELP = {
     "stats": "dataset statistics from an index",
     "query": "SQL (DuckDB) over the index tables `videos` and `masklets`",
 }
+INDEX_DIR_HELP = "folder written by `savkit index ROOT --out INDEX_DIR`"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     stats = subparsers.add_parser(
         "stats", help=HELP["stats"], description="Per-split counts and distributions."
     )
-    stats.add_argument("index_dir", metavar="INDEX_DIR")
+    stats.add_argument("index_dir", metavar="INDEX_DIR", help=INDEX_DIR_HELP)
     stats.add_argument("--json", action="store_true", help="print JSON instead of tables")
     stats.set_defaults(func=run_stats)
 
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=HELP["query"],
         description="Run one SELECT over the views videos and masklets; print the first rows.",
     )
-    query.add_argument("index_dir", metavar="INDEX_DIR")
+    query.add_argument("index_dir", metavar="INDEX_DIR", help=INDEX_DIR_HELP)
     query.add_argument(
         "sql", metavar="SQL", help="e.g. \"SELECT video_id FROM masklets WHERE type = 'manual'\""
     )

@@ -91,12 +91,22 @@ def _video_ids(connection: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _one_statement(sql: str) -> str:
-    """The query without a trailing semicolon; it must be one statement (DuckDB would run the others unseen)."""
+    """The query without a trailing semicolon; it must be one SELECT (DuckDB would run other statements unseen,
+    and the index is read-only)."""
     statement = sql.strip().rstrip(";").strip()
     if not statement:
         raise SavkitError('empty SQL: pass a query such as "SELECT * FROM videos LIMIT 10"')
-    if len(duckdb.extract_statements(statement)) > 1:
-        raise SavkitError("several SQL statements: pass a single SELECT")
+    statements = duckdb.extract_statements(statement)
+    if len(statements) > 1 or statements[0].type != duckdb.StatementType.SELECT:
+        found = (
+            f"{len(statements)} statements"
+            if len(statements) > 1
+            else f"a {statements[0].type.name} statement"
+        )
+        raise SavkitError(
+            f"only one read-only SELECT is allowed, found {found}: pass a query such as "
+            '"SELECT * FROM videos LIMIT 10"'
+        )
     return statement
 
 
