@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -63,60 +64,81 @@ def test_parallel_run_equals_serial_run(tmp_path):
     assert [o.to_json() for o in serial.objects] == [o.to_json() for o in parallel.objects]
 
 
-def _davis_reference(gt_root, pred_root, skip=True):
-    """davis2017-evaluation's semi-supervised statistics, written independently on full frames."""
+def _db_eval_iou(annotation, segmentation, void_pixels=None):
+    """davis2017-evaluation's ``db_eval_iou`` for one frame, reimplemented from its code."""
+    annotation, segmentation = annotation.astype(bool), segmentation.astype(bool)
+    void_pixels = np.zeros_like(segmentation) if void_pixels is None else void_pixels.astype(bool)
+    inters = np.sum(segmentation & annotation & ~void_pixels)
+    union = np.sum((segmentation | annotation) & ~void_pixels)
+    return 1 if np.isclose(union, 0) else inters / union
 
-    def f_measure(fg, gt, void):
-        fg_b, gt_b = _seg2bmap(fg & ~void), _seg2bmap(gt & ~void)
-        kernel = disk(np.ceil(0.008 * np.linalg.norm(fg.shape))).astype(np.uint8)
-        import cv2
 
-        fg_dil, gt_dil = cv2.dilate(fg_b.astype(np.uint8), kernel), cv2.dilate(gt_b.astype(np.uint8), kernel)
-        n_fg, n_gt = fg_b.sum(), gt_b.sum()
-        if n_fg == 0 and n_gt > 0:
-            p, r = 1, 0
-        elif n_fg > 0 and n_gt == 0:
-            p, r = 0, 1
-        elif n_fg == 0 and n_gt == 0:
-            p, r = 1, 1
-        else:
-            p, r = (fg_b * gt_dil).sum() / n_fg, (gt_b * fg_dil).sum() / n_gt
-        return 0 if p + r == 0 else 2 * p * r / (p + r)
+def _f_measure(foreground_mask, gt_mask, void_pixels=None):
+    """davis2017-evaluation's ``f_measure`` (``db_eval_boundary`` on one frame), reimplemented from its code."""
+    void_pixels = np.zeros_like(foreground_mask, bool) if void_pixels is None else void_pixels.astype(bool)
+    bound_pix = np.ceil(0.008 * np.linalg.norm(foreground_mask.shape))
+    fg_boundary = _seg2bmap(foreground_mask * ~void_pixels)
+    gt_boundary = _seg2bmap(gt_mask * ~void_pixels)
+    kernel = disk(bound_pix).astype(np.uint8)
+    fg_dil = cv2.dilate(fg_boundary.astype(np.uint8), kernel)
+    gt_dil = cv2.dilate(gt_boundary.astype(np.uint8), kernel)
+    n_fg, n_gt = np.sum(fg_boundary), np.sum(gt_boundary)
+    if n_fg == 0 and n_gt > 0:
+        precision, recall = 1, 0
+    elif n_fg > 0 and n_gt == 0:
+        precision, recall = 0, 1
+    elif n_fg == 0 and n_gt == 0:
+        precision, recall = 1, 1
+    else:
+        precision = np.sum(fg_boundary * gt_dil) / float(n_fg)
+        recall = np.sum(gt_boundary * fg_dil) / float(n_gt)
+    return 0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
-    def stats(values):
-        values = np.array(values)
-        ids = (np.round(np.linspace(1, len(values), 5) + 1e-10) - 1).astype(int)
-        bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
-        return values.mean(), (values > 0.5).mean(), np.mean(bins[0]) - np.mean(bins[3])
 
+def _db_statistics(values):
+    """davis2017-evaluation's ``db_statistics``: mean, recall, decay (its uint8 bins hold below 256 frames)."""
+    values = np.asarray(values, dtype=float)
+    ids = (np.round(np.linspace(1, len(values), 5) + 1e-10) - 1).astype(np.uint8)
+    bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
+    return np.nanmean(values), np.nanmean(values > 0.5), np.nanmean(bins[0]) - np.nanmean(bins[3])
+
+
+def _davis_reference(gt_root, pred_root):
+    """``DAVISEvaluation(task="semi-supervised")``, reimplemented from its code: the GT's void (255) set to 0, the
+    objects 1..N of the first GT frame, frames 1..-2, and ``db_eval_iou`` / ``db_eval_boundary`` called with no
+    void mask (``_evaluate_semisupervised(..., None, ...)``). Predicted ids above N, on which it exits, are dropped."""
     out = {}
     for video in sorted(os.listdir(gt_root)):
         names = sorted(os.listdir(gt_root / video))
-        gts = np.stack([np.array(Image.open(gt_root / video / n)) for n in names])
-        preds = np.stack([np.array(Image.open(pred_root / video / n)) for n in names])
-        first = np.where(gts[0] == 255, 0, gts[0])
-        if skip:
-            gts, preds = gts[1:-1], preds[1:-1]
-        voids = gts == 255
-        for obj in range(1, int(first.max()) + 1):
-            js, fs = [], []
-            for gt, pred, void in zip(gts, preds, voids, strict=True):
-                g, p = (gt == obj) & ~void, (pred == obj) & ~void
-                union = (g | p).sum()
-                js.append(1.0 if np.isclose(union, 0) else (g & p).sum() / union)
-                fs.append(f_measure(p, g, void))
-            out[(video, str(obj))] = (*stats(js), *stats(fs))
+        masks = np.stack([np.array(Image.open(gt_root / video / n)) for n in names]).astype(float)
+        masks[masks == 255] = 0  # get_all_masks: void pixels become background
+        n_objects = int(np.max(masks[0]))
+        gt_objects = np.arange(1, n_objects + 1)[:, None, None, None] == masks[None]
+        gt_objects, evaluated = gt_objects[:, 1:-1], names[1:-1]
+        res = np.stack([np.array(Image.open(pred_root / video / n)) for n in evaluated]).astype(float)
+        res_objects = np.arange(1, n_objects + 1)[:, None, None, None] == res[None]
+        for ii in range(n_objects):
+            js = [_db_eval_iou(g, r, None) for g, r in zip(gt_objects[ii], res_objects[ii], strict=True)]
+            fs = [_f_measure(r, g, None) for g, r in zip(gt_objects[ii], res_objects[ii], strict=True)]
+            out[(video, str(ii + 1))] = (*_db_statistics(js), *_db_statistics(fs))
     return out
+
+
+def _add_void_bands(gt_root, width: int):
+    """Void (255) along the objects' boundaries in every GT frame, as DAVIS annotations have it."""
+    for path in sorted(gt_root.rglob("*.png")):
+        labels = np.array(Image.open(path))
+        objects = (labels > 0).astype(np.uint8)
+        kernel = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
+        band = (cv2.dilate(objects, kernel) > 0) & (cv2.erode(objects, kernel) == 0)
+        labels[band & (np.arange(labels.size).reshape(labels.shape) % 3 > 0)] = 255
+        write_mask(path, labels, mode="P")
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_davis2017_protocol_matches_reference(tmp_path, seed):
     gt, pred = make_davis_set(tmp_path, seed, frames=9)
-    # add void pixels to the GT
-    for path in sorted((gt / "v00").iterdir())[1:3]:
-        labels = np.array(Image.open(path))
-        labels[-3:, :5] = 255
-        write_mask(path, labels, mode="P")
+    _add_void_bands(gt, width=seed + 1)
     report = evaluate(gt, pred, EvalOptions(protocol="davis2017"))
     reference = _davis_reference(gt, pred)
     ours = {
@@ -128,6 +150,24 @@ def test_davis2017_protocol_matches_reference(tmp_path, seed):
     assert ours.keys() == reference.keys()
     for key, values in reference.items():
         assert ours[key] == pytest.approx(values, abs=1e-9), key
+
+
+def test_davis2017_prediction_on_void_is_a_false_positive(tmp_path):
+    """A prediction equal to the GT's objects plus its void band scores below 1, as in the reference."""
+    gt, pred = make_davis_set(tmp_path, seed=4, videos=1, frames=5)
+    _add_void_bands(gt, width=2)
+    for path in sorted((gt / "v00").iterdir()):
+        labels = np.array(Image.open(path))
+        objects = np.where(labels == 255, 0, labels)
+        nearest = cv2.dilate(
+            objects, np.ones((7, 7), np.uint8)
+        )  # void pixels take a neighbouring object's id
+        write_mask(pred / "v00" / path.name, np.where(labels == 255, nearest, objects), mode="P")
+    report = evaluate(gt, pred, EvalOptions(protocol="davis2017"))
+    reference = _davis_reference(gt, pred)
+    assert min(o.stats["J"] for o in report.objects) < 100
+    for o in report.objects:
+        assert o.stats["J"] / 100 == pytest.approx(reference[(o.video, o.object)][0], abs=1e-9)
 
 
 def test_davis2017_on_sav_layout_scores_every_frame(tmp_path):

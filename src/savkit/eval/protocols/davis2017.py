@@ -1,8 +1,10 @@
 """Protocol ``davis2017``: davisvideochallenge/davis2017-evaluation, semi-supervised.
 
 Every evaluated frame counts for every object: the ids 1..N where N is the largest id of the GT's first frame
-(DAVIS layout; void 255 aside) or the object of the folder (SA-V layout). Void pixels (255 in the GT) are removed
-from the prediction. Predicted ids above N are ignored (the reference exits on them) and counted for a warning.
+(DAVIS layout; void 255 aside) or the object of the folder (SA-V layout). Void pixels (255 in the GT) are background,
+as in the reference's semi-supervised task: it sets them to 0 in the GT and passes no void mask to J and F, so a
+predicted pixel on void is a false positive. Predicted ids above N are ignored (the reference exits on them) and
+counted for a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ class Davis2017Scorer(VideoScorer):
         self.object_ids = object_ids
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        pred = _without_void(gt, pred)
         pixels = pixels_per_id(pred)
         if pixels:
             self.prediction_empty = False
@@ -32,17 +33,6 @@ class Davis2017Scorer(VideoScorer):
 
     def conclude(self) -> list[int]:
         return self.object_ids if self.frames else []
-
-
-def _without_void(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    if gt.dtype == bool:
-        return pred
-    void = gt == VOID
-    if not void.any():
-        return pred
-    if pred.dtype == bool:
-        return pred & ~void
-    return np.where(void, 0, pred).astype(pred.dtype)
 
 
 class Davis2017Protocol(Protocol):
