@@ -212,6 +212,22 @@ def test_console_output_has_the_official_table_and_summary(capsys, sav_set):
     assert "\nSummary:\nGlobal score: J&F: " in out and "Time taken: " in out
 
 
+def test_davis2017_console_shows_recall_and_decay(capsys, tmp_path):
+    gt, pred = make_davis_set(tmp_path, seed=1, frames=9)
+    assert main(["eval", "--gt_root", str(gt), "--pred_root", str(pred), "--protocol", "davis2017"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads((pred / "results.json").read_text())
+    header, global_row, *rows = out.split("\n\n")[0].splitlines()
+    assert header.split()[-4:] == ["J-Recall", "J-Decay", "F-Recall", "F-Decay"]
+    names = ("J_recall", "J_decay", "F_recall", "F_decay")
+    assert global_row.split()[-4:] == [f"{data['global'][n]:.1f}" for n in names]
+    assert len(rows) == len(data["objects"])
+    for row, obj in zip(rows, data["objects"], strict=True):
+        assert row.split()[-4:] == [f"{obj[n]:.1f}" for n in names]
+    g = data["global"]
+    assert f"Recall and decay: J-Recall: {g['J_recall']:.1f} J-Decay: {g['J_decay']:.1f}" in out
+
+
 def test_dataset_root_as_gt_root_descends_into_annotations(capsys, tmp_path):
     """The official's convenience: a GT root holding an Annotations folder (and more) means that folder."""
     gt, pred = make_sav_set(tmp_path / "set", seed=6, videos=2)

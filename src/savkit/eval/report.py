@@ -11,6 +11,7 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.eval.discover import EvalPlan
 from savkit.eval.metrics import decay, recall
+from savkit.eval.protocols import get_protocol
 from savkit.eval.protocols.base import ObjectFrames, TaskScores
 
 STATISTICS = ("J&F", "J", "F", "J_recall", "J_decay", "F_recall", "F_decay")
@@ -80,14 +81,37 @@ class EvalReport:
         return "\n".join(lines) + "\n"
 
     def console_text(self) -> str:
-        """The official console output: the table without commas, then the summary."""
+        """The official console output: the table without commas, then the summary; a protocol's further
+        statistics (davis2017: recall and decay) as extra columns and one more summary line."""
         g = self.global_scores
+        names = get_protocol(self.protocol).console_statistics
+        header, *body = self.csv_text().replace(",", " ").splitlines()
+        rows = [g, *(obj.stats for obj in self.objects)]
+        lines = [header + _statistics_cells(names, None)]
+        lines += [line + _statistics_cells(names, stats) for line, stats in zip(body, rows, strict=True)]
+        extra = " ".join(f"{_label(name)}: {g[name]:.1f}" for name in names)
         return (
-            self.csv_text().replace(",", " ")
-            + "\nSummary:\n"
+            "\n".join(lines)
+            + "\n\nSummary:\n"
             + f"Global score: J&F: {g['J&F']:.1f} J: {g['J']:.1f} F: {g['F']:.1f}\n"
+            + (f"Recall and decay: {extra}\n" if extra else "")
             + f"Time taken: {self.seconds:.2f}s\n"
         )
+
+
+def _label(name: str) -> str:
+    """A statistic's name as davis2017-evaluation prints it: J_recall -> J-Recall."""
+    measure, kind = name.split("_")
+    return f"{measure}-{kind.capitalize()}"
+
+
+def _statistics_cells(names: tuple[str, ...], stats: dict[str, float] | None) -> str:
+    """The extra columns of one console row: the labels (header, ``stats`` None) or the values."""
+    cells = (
+        f"{_label(name) if stats is None else format(stats[name], '.1f'):>{len(_label(name))}}"
+        for name in names
+    )
+    return "".join(f"  {cell}" for cell in cells)
 
 
 def object_statistics(frames: ObjectFrames) -> dict[str, float]:

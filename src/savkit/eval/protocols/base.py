@@ -87,6 +87,8 @@ class Protocol(ABC):
     """A named set of scoring rules."""
 
     name: str
+    #: Statistics (keys of an object's stats, beyond J&F, J and F) the console table shows as extra columns.
+    console_statistics: tuple[str, ...] = ()
 
     @abstractmethod
     def scorer(self, task: EvalTask, first_gt: np.ndarray | None) -> VideoScorer:

@@ -37,6 +37,7 @@ class Davis2017Scorer(VideoScorer):
 
 class Davis2017Protocol(Protocol):
     name = "davis2017"
+    console_statistics = ("J_recall", "J_decay", "F_recall", "F_decay")
 
     def scorer(self, task: EvalTask, first_gt: np.ndarray | None) -> VideoScorer:
         if task.layout == SAV_LAYOUT:
