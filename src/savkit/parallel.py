@@ -98,28 +98,37 @@ def run_tasks(
     desc: str = "",
     unit: str = "item",
     key: Callable[[Any], Hashable] | None = None,
+    size: Callable[[Any], int] | None = None,
+    on_result: Callable[[Hashable, Any], None] | None = None,
 ) -> RunReport:
     """Call the picklable top-level ``func(item)`` for every item; failures are recorded, never raised.
 
     ``workers``: local processes (default: ``available_cores()``; 1 runs in this process). ``scheduler``: the
     address of an existing Dask distributed scheduler (or a ``distributed.Client``); it takes precedence over
-    ``workers``. ``key(item)`` names an item in the report (default: the item itself).
+    ``workers``. ``key(item)`` names an item in the report (default: the item itself). ``size(item)``: how many
+    ``unit`` an item counts for on the progress bar (batched items; default 1). ``on_result(key, result)`` is
+    called here as each result arrives, instead of keeping it in ``report.results`` (to save results as they
+    come, so that an interrupted run keeps them).
     """
     check_workers(workers)
     workers = workers or available_cores()
     items = list(items)
     key = key or _identity
+    size = size or _one
     report = RunReport()
     start = time.perf_counter()
-    with tqdm(total=len(items), desc=desc, unit=unit, disable=not progress, file=sys.stderr) as bar:
+    total = sum(size(item) for item in items)
+    with tqdm(total=total, desc=desc, unit=unit, disable=not progress, file=sys.stderr) as bar:
 
         def record(index: int, ok: bool, value: Any) -> None:
-            if ok:
+            if ok and on_result is not None:
+                on_result(key(items[index]), value)
+            elif ok:
                 report.results[key(items[index])] = value
             else:
                 report.failures.append((key(items[index]), value))
                 bar.set_postfix(failed=len(report.failures))
-            bar.update()
+            bar.update(size(items[index]))
 
         if scheduler is not None:
             _run_on_dask(func, items, scheduler, record)
@@ -154,6 +163,10 @@ def one_line_reason(exc: BaseException) -> str:
 
 def _identity(item: Any) -> Any:
     return item
+
+
+def _one(item: Any) -> int:
+    return 1
 
 
 def _call(func: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:

@@ -7,8 +7,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 from savkit.cli.options import add_run_options, run_options
 
@@ -58,7 +62,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_index(args: argparse.Namespace) -> int:
     from savkit.index import build_index
 
-    report = build_index(args.root, args.out, **run_options(args))
+    with _sigterm_as_interrupt():
+        report = build_index(args.root, args.out, **run_options(args))
+    for duplicate in report.duplicates:
+        print(
+            f"savkit index: warning: {duplicate.video_id} ({duplicate.type}) found twice under {args.root}: "
+            f"{duplicate.kept} and {duplicate.skipped}; indexed the first only (remove or move the other copy)",
+            file=sys.stderr,
+        )
     if not args.quiet:
         unchanged = report.sources - len(report.read)
         print(
@@ -72,6 +83,23 @@ def run_index(args: argparse.Namespace) -> int:
             print(f"  {path}: {reason}", file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a batch system's stop, ``kill``) ends the index like Ctrl-C: what was read so far is saved."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_stats(args: argparse.Namespace) -> int:

@@ -1,9 +1,12 @@
 """Build or update the Parquet index of a dataset root, reading only new or changed annotation sources.
 
 The ``files`` manifest remembers each source's (path, size, mtime_ns); a re-run reads the sources whose
-fingerprint differs, keeps the other rows, and drops the rows of removed sources. Each table is written
-atomically, masklets first and the manifest last, so a killed run at worst re-reads a few sources next time.
-A source that cannot be read (corrupt JSON...) is reported and left out, and retried by the next run.
+fingerprint differs, keeps the other rows, and drops the rows of removed sources. Workers read sources in
+batches and return Arrow tables; what they return is saved as parts (``savkit.index.parts``) as it comes, so an
+interrupted run keeps what it read. At the end the previous tables and the parts are merged, each table written
+atomically (masklets first, the manifest last), and the parts removed. A source that cannot be read (corrupt
+JSON...) is reported and left out, and retried by the next run. Two copies of one video under the root are
+reported, and only the first is indexed.
 """
 
 from __future__ import annotations
@@ -11,21 +14,22 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from savkit.errors import SavkitError
 from savkit.index.layout import FILES_FILE, FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
-from savkit.index.read import ReadTask, SourceRows, read_source, task_path
-from savkit.index.scan import Scan, scan_root
-from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, VIDEOS_SCHEMA
-from savkit.io.atomic import atomic_path, write_text_atomic
-from savkit.parallel import check_workers, run_tasks
+from savkit.index.parts import PartStore
+from savkit.index.read import BatchRows, ReadBatch, batch_key, batch_size, read_batch
+from savkit.index.scan import Duplicate, Scan, Source, scan_root
+from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, VIDEOS_SCHEMA, write_index_table
+from savkit.io.atomic import write_text_atomic
+from savkit.parallel import CRASH_REASON, available_cores, check_workers, run_tasks
 
 MASKLET_ORDER = [
     ("split", "ascending"),
@@ -33,6 +37,10 @@ MASKLET_ORDER = [
     ("type", "descending"),
     ("masklet_id", "ascending"),
 ]
+MAX_BATCH = 32  # sources per task: per-task overhead paid once per batch
+BATCHES_PER_WORKER = 4  # at least this many batches per worker, so that the load still balances
+
+__all__ = ["IndexReport", "build_index", "videos_table", "write_index_meta", "write_index_table"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class IndexReport:
     videos: int
     masklets: int
     seconds: float
+    duplicates: list[Duplicate]
 
 
 def build_index(
@@ -70,40 +79,105 @@ def build_index(
         raise SavkitError(
             f"no annotations under {root}: expected *_manual.json / *_auto.json files or Annotations_6fps folders"
         )
-    old_files = _previous_manifest(out_dir, root)
-    known = _fingerprints(old_files)
+    base = _previous_manifest(out_dir, root)
+    parts = PartStore(out_dir, root)
+    known = {
+        path: fingerprint
+        for path, (_, fingerprint) in _newest_rows([base, *map(parts.files, parts.numbers)]).items()
+    }
     changed = [s for path, s in sorted(scan.sources.items()) if known.get(path) != s.fingerprint]
-    removed = sorted(set(known) - set(scan.sources))
-    run = run_tasks(
-        read_source,
-        [ReadTask(str(root), source) for source in changed],
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress and bool(changed),
-        desc="index",
-        unit="file",
-        key=task_path,
-    )
-    new_rows = [run.results[s.path] for s in changed if s.path in run.results]
-    stale = {s.path for s in changed} | set(removed)
-    kept = pa.array(sorted(set(known) - stale), pa.string())
-    if stale:
-        write_index_table(_updated_masklets(out_dir / MASKLETS_FILE, kept, new_rows), out_dir / MASKLETS_FILE)
-    files = _updated_files(old_files, kept, new_rows)
+    failures = _read(root, changed, parts, workers=workers, scheduler=scheduler, progress=progress)
+    files = _merge(out_dir, base, parts, scan)
     videos = videos_table(files, scan)
     write_index_table(videos, out_dir / VIDEOS_FILE)
     write_index_table(files, out_dir / FILES_FILE)
     write_index_meta(out_dir, root)
+    parts.clear()
     return IndexReport(
         index_dir=out_dir,
         sources=len(scan.sources),
         read=[s.path for s in changed],
-        removed=removed,
-        failures=sorted((path, reason.removeprefix(f"{root / path}: ")) for path, reason in run.failures),
+        removed=sorted(set(known) - set(scan.sources)),
+        failures=sorted((path, reason.removeprefix(f"{root / path}: ")) for path, reason in failures),
         videos=videos.num_rows,
         masklets=pq.read_metadata(out_dir / MASKLETS_FILE).num_rows,
         seconds=time.perf_counter() - start,
+        duplicates=scan.duplicates,
     )
+
+
+def _read(
+    root: Path,
+    sources: list[Source],
+    parts: PartStore,
+    *,
+    workers: int | None,
+    scheduler: object,
+    progress: bool,
+) -> list[tuple[str, str]]:
+    """Read ``sources`` in batches into ``parts`` (saved even when interrupted); the sources that failed."""
+    batches = _batches(root, sources, workers, scheduler)
+    failures: list[tuple[str, str]] = []
+
+    def save(_key: str, rows: BatchRows) -> None:
+        failures.extend(rows.failures)
+        parts.add(rows)
+
+    try:
+        run = run_tasks(
+            read_batch,
+            batches,
+            workers=workers,
+            scheduler=scheduler,
+            progress=progress and bool(sources),
+            desc="index",
+            unit="file",
+            key=batch_key,
+            size=batch_size,
+            on_result=save,
+        )
+    finally:
+        parts.save()
+    by_key = {batch_key(batch): batch for batch in batches}
+    for key, reason in run.failures:  # the whole batch failed: its worker died, or Dask lost it
+        failures += [(source.path, reason or CRASH_REASON) for source in by_key[key].sources]
+    return failures
+
+
+def _batches(root: Path, sources: list[Source], workers: int | None, scheduler: object) -> list[ReadBatch]:
+    """One source per task in this process; in workers, batches of up to ``MAX_BATCH`` consecutive sources."""
+    parallel = scheduler is not None or (workers or available_cores()) > 1
+    per_worker = len(sources) // (BATCHES_PER_WORKER * (workers or available_cores()))
+    size = max(1, min(MAX_BATCH, per_worker)) if parallel else 1
+    return [ReadBatch(str(root), tuple(sources[i : i + size])) for i in range(0, len(sources), size)]
+
+
+def _merge(out_dir: Path, base: pa.Table, parts: PartStore, scan: Scan) -> pa.Table:
+    """Write the masklets of every source's newest rows (if they changed); return the new ``files`` table.
+
+    The rows of a source come from the newest table holding it (the previous index, then the parts in order)
+    and are kept only if their fingerprint is the source's current one (not removed, changed or failed).
+    """
+    loaders: list[Callable[[], pa.Table]] = [lambda: _previous_masklets(out_dir)]
+    loaders += [lambda number=number: parts.masklets(number) for number in parts.numbers]
+    tables = [base, *map(parts.files, parts.numbers)]
+    newest = _newest_rows(tables)
+    current = [
+        (path, newest[path][0])
+        for path, s in scan.sources.items()
+        if newest.get(path, (0, None))[1] == s.fingerprint
+    ]
+    kept = [pa.array(sorted(path for path, j in current if j == i), pa.string()) for i in range(len(tables))]
+    if parts.numbers or len(kept[0]) < base.num_rows:
+        masklets = [
+            _only_sources(load(), "source", paths)
+            for load, paths in zip(loaders, kept, strict=True)
+            if len(paths)
+        ]
+        table = pa.concat_tables([MASKLETS_SCHEMA.empty_table(), *masklets]).sort_by(MASKLET_ORDER)
+        write_index_table(table, out_dir / MASKLETS_FILE)
+    files = [_only_sources(table, "path", paths) for table, paths in zip(tables, kept, strict=True)]
+    return pa.concat_tables(files).sort_by("path")
 
 
 def videos_table(files: pa.Table, scan: Scan) -> pa.Table:
@@ -145,44 +219,23 @@ def _previous_manifest(out_dir: Path, root: Path) -> pa.Table:
     return FILES_SCHEMA.empty_table()
 
 
-def _fingerprints(files: pa.Table) -> dict[str, tuple[int, int]]:
-    paths, sizes, mtimes = (files[name].to_pylist() for name in ("path", "size", "mtime_ns"))
-    return {path: (size, mtime) for path, size, mtime in zip(paths, sizes, mtimes, strict=True)}
+def _newest_rows(tables: list[pa.Table]) -> dict[str, tuple[int, tuple[int, int]]]:
+    """For every source: the last of ``tables`` that holds it, and the (size, mtime_ns) recorded there."""
+    newest = {}
+    for i, table in enumerate(tables):
+        paths, sizes, mtimes = (table[name].to_pylist() for name in ("path", "size", "mtime_ns"))
+        newest.update(
+            (path, (i, (size, mtime))) for path, size, mtime in zip(paths, sizes, mtimes, strict=True)
+        )
+    return newest
 
 
-def _updated_files(old: pa.Table, kept: pa.Array, new_rows: list[SourceRows]) -> pa.Table:
-    new = pa.Table.from_pylist([rows.file_row for rows in new_rows], schema=FILES_SCHEMA)
-    return pa.concat_tables([_only_sources(old, "path", kept), new]).sort_by("path")
-
-
-def _updated_masklets(path: Path, kept: pa.Array, new_rows: list[SourceRows]) -> pa.Table:
-    """The previous masklet rows of kept sources plus the rows just read, in a stable order."""
-    old = pq.read_table(path, schema=MASKLETS_SCHEMA) if len(kept) else MASKLETS_SCHEMA.empty_table()
-    tables = [_only_sources(old, "source", kept), _masklets_of(new_rows)]
-    return pa.concat_tables(tables).sort_by(MASKLET_ORDER)
+def _previous_masklets(out_dir: Path) -> pa.Table:
+    return pq.read_table(out_dir / MASKLETS_FILE, schema=MASKLETS_SCHEMA)
 
 
 def _only_sources(table: pa.Table, column: str, kept: pa.Array) -> pa.Table:
     return table.filter(pc.is_in(table[column], value_set=kept))
-
-
-def _masklets_of(new_rows: list[SourceRows]) -> pa.Table:
-    columns = {
-        name: [value for rows in new_rows for value in rows.masklet_columns[name]]
-        for name in MASKLETS_SCHEMA.names
-        if name != "areas"
-    }
-    areas = [area for rows in new_rows for area in rows.areas]
-    offsets = np.cumsum([0] + [len(area) for area in areas], dtype=np.int32)
-    values = np.concatenate(areas) if areas else np.zeros(0, np.int32)
-    columns["areas"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int32()))
-    return pa.table(columns, schema=MASKLETS_SCHEMA)
-
-
-def write_index_table(table: pa.Table, path: Path) -> None:
-    """Write one index table atomically, with the settings of every index table (zstd Parquet)."""
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
 
 
 def write_index_meta(out_dir: Path, root: str | Path) -> None:

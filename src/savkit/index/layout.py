@@ -11,3 +11,4 @@ FILES_FILE = "files.parquet"
 
 JSON_SOURCE = "json"
 PNG_SOURCE = "png_dir"
+PARTS_DIR = ".savkit-parts"

@@ -1,20 +1,25 @@
-"""Read one annotation source into index rows (runs in worker processes; masks are never decoded for JSONs).
+"""Read annotation sources into index rows (runs in worker processes; masks are never decoded for JSONs).
 
 Train JSONs go through ``read_sav_json`` and areas come from the RLE runs; a val/test folder goes through
-``read_valtest_video``, which has to read its PNGs. The result is small and columnar, cheap to send back.
+``read_valtest_video``, which has to read its PNGs. Sources are read in batches (``ReadBatch``) and a batch
+comes back as two Arrow tables (its ``files`` and ``masklets`` rows), so the parent process only concatenates
+and saves them: no per-source task overhead and no big Python objects to pickle.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from savkit.annotations import VideoAnnotations, read_sav_json, read_valtest_video
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.index.layout import JSON_SOURCE
 from savkit.index.scan import Source
+from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA
+from savkit.parallel import one_line_reason
 
 STORED_METADATA = (
     "size_rel",
@@ -44,8 +49,62 @@ class SourceRows:
     areas: list[np.ndarray]
 
 
+@dataclass(frozen=True)
+class ReadBatch:
+    """A work item: consecutive sources read by one task (their paths relative to ``root``)."""
+
+    root: str
+    sources: tuple[Source, ...]
+
+
+@dataclass
+class BatchRows:
+    """What a batch contributes: its ``files`` and ``masklets`` rows, and the sources it could not read."""
+
+    files: pa.Table
+    masklets: pa.Table
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+
 def task_path(task: ReadTask) -> str:
     return task.source.path
+
+
+def batch_key(batch: ReadBatch) -> str:
+    return batch.sources[0].path
+
+
+def batch_size(batch: ReadBatch) -> int:
+    return len(batch.sources)
+
+
+def read_batch(batch: ReadBatch) -> BatchRows:
+    """Read every source of a batch; one that cannot be read is a failure with its reason, the others go on."""
+    rows, failures = [], []
+    for source in batch.sources:
+        try:
+            rows.append(read_source(ReadTask(batch.root, source)))
+        except Exception as exc:
+            failures.append((source.path, one_line_reason(exc)))
+    return BatchRows(files_table(rows), masklets_table(rows), failures)
+
+
+def files_table(rows: list[SourceRows]) -> pa.Table:
+    return pa.Table.from_pylist([source.file_row for source in rows], schema=FILES_SCHEMA)
+
+
+def masklets_table(rows: list[SourceRows]) -> pa.Table:
+    """The masklet rows of several sources as one table (areas as one int32 list column)."""
+    columns = {
+        name: [value for source in rows for value in source.masklet_columns[name]]
+        for name in MASKLETS_SCHEMA.names
+        if name != "areas"
+    }
+    areas = [area for source in rows for area in source.areas]
+    offsets = np.cumsum([0] + [len(area) for area in areas], dtype=np.int32)
+    values = np.concatenate(areas) if areas else np.zeros(0, np.int32)
+    columns["areas"] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int32()))
+    return pa.table(columns, schema=MASKLETS_SCHEMA)
 
 
 def read_source(task: ReadTask) -> SourceRows:

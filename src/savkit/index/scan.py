@@ -4,6 +4,9 @@ A source is a train JSON (``{video_id}_manual.json`` / ``{video_id}_auto.json``)
 ``Annotations_6fps/{video_id}`` folder. For a folder, size is the bytes of its PNGs and mtime_ns the newest
 of its PNGs, its folders (a folder's mtime moves when an entry is added or removed) and its JPEG folder.
 Only stat calls: nothing is opened. Hidden folders and JPEG frame folders are not walked.
+
+Two sources of the same video and type (a copy of ``sav_000001_manual.json`` in another folder) would make one
+video with doubled masklet counts: the first path in sorted order is kept, the others reported as duplicates.
 """
 
 from __future__ import annotations
@@ -31,12 +34,23 @@ class Source:
         return self.size, self.mtime_ns
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """A second source of an already found video and masklet type: ``skipped`` is left out, ``kept`` indexed."""
+
+    video_id: str
+    type: str
+    kept: str
+    skipped: str
+
+
 @dataclass
 class Scan:
-    """Sources by relative path, and the ids of the videos that have an mp4 anywhere under the root."""
+    """Sources by relative path, the ids of the videos that have an mp4 anywhere under the root, duplicates."""
 
     sources: dict[str, Source] = field(default_factory=dict)
     mp4_ids: set[str] = field(default_factory=set)
+    duplicates: list[Duplicate] = field(default_factory=list)
 
 
 def scan_root(root: Path) -> Scan:
@@ -44,7 +58,13 @@ def scan_root(root: Path) -> Scan:
     scan = Scan()
     if root.name == ANNOTATIONS_DIR:
         _add_valtest_videos(scan, root, root)
-        return scan
+    else:
+        _walk(scan, root)
+    _drop_duplicates(scan)
+    return scan
+
+
+def _walk(scan: Scan, root: Path) -> None:
     folders, seen = [root], set()
     while folders:
         folder = folders.pop()
@@ -67,7 +87,23 @@ def scan_root(root: Path) -> Scan:
                 elif _is_train_json(entry.name):
                     stat = entry.stat()
                     _add(scan, root, Path(entry.path), JSON_SOURCE, stat.st_size, stat.st_mtime_ns)
-    return scan
+
+
+def _drop_duplicates(scan: Scan) -> None:
+    """Keep one source per (video id, masklet type): the first path in sorted order."""
+    owners: dict[tuple[str, str], str] = {}
+    for path in sorted(scan.sources):
+        video = _video_and_type(scan.sources[path])
+        if video in owners:
+            scan.duplicates.append(Duplicate(*video, kept=owners[video], skipped=path))
+            del scan.sources[path]
+        else:
+            owners[video] = path
+
+
+def _video_and_type(source: Source) -> tuple[str, str]:
+    name = source.path.rsplit("/", 1)[-1]
+    return parse_train_json_name(name) if source.kind == JSON_SOURCE else (name, "manual")
 
 
 def _is_train_json(name: str) -> bool:

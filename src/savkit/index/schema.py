@@ -6,7 +6,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
+import pyarrow.parquet as pq
+
+from savkit.io.atomic import atomic_path
 
 _VIDEO_FIELDS = [
     pa.field("video_id", pa.string(), nullable=False),
@@ -58,3 +63,9 @@ MASKLETS_SCHEMA = pa.schema(
         pa.field("source", pa.string(), nullable=False),
     ]
 )
+
+
+def write_index_table(table: pa.Table, path: Path) -> None:
+    """Write one index table (or part) atomically, with the settings of every index table (zstd Parquet)."""
+    with atomic_path(path) as tmp:
+        pq.write_table(table.combine_chunks(), tmp, compression="zstd")
