@@ -56,6 +56,7 @@ class IndexReport:
     masklets: int
     seconds: float
     duplicates: list[Duplicate]
+    read_seconds: float = 0.0  # of ``seconds``, the reading (the part done by the workers)
 
 
 def build_index(
@@ -86,7 +87,9 @@ def build_index(
         for path, (_, fingerprint) in _newest_rows([base, *map(parts.files, parts.numbers)]).items()
     }
     changed = [s for path, s in sorted(scan.sources.items()) if known.get(path) != s.fingerprint]
+    read_start = time.perf_counter()
     failures = _read(root, changed, parts, workers=workers, scheduler=scheduler, progress=progress)
+    read_seconds = time.perf_counter() - read_start
     files = _merge(out_dir, base, parts, scan)
     videos = videos_table(files, scan)
     write_index_table(videos, out_dir / VIDEOS_FILE)
@@ -103,6 +106,7 @@ def build_index(
         masklets=pq.read_metadata(out_dir / MASKLETS_FILE).num_rows,
         seconds=time.perf_counter() - start,
         duplicates=scan.duplicates,
+        read_seconds=read_seconds,
     )
 
 
