@@ -2,12 +2,14 @@
 
 from savkit.viz.colors import masklet_colour
 from savkit.viz.overlay import DEFAULT_STYLE, Overlay, OverlayStyle, neutral_background, prepare_overlay
-from savkit.viz.render import overlay_frame, render_video, write_image
+from savkit.viz.render import check_selection, draw_annotated_frame, overlay_frame, render_video, write_image
 
 __all__ = [
     "DEFAULT_STYLE",
     "Overlay",
     "OverlayStyle",
+    "check_selection",
+    "draw_annotated_frame",
     "masklet_colour",
     "neutral_background",
     "overlay_frame",

@@ -45,12 +45,30 @@ def overlay_frame(
             f"annotated frame {k} is out of range for {video_id}: it has {num_annotated} annotated frames "
             f"(0..{num_annotated - 1}, video frames 0..{FRAMES_PER_ANNOTATION * (num_annotated - 1)})"
         )
-    _check_selection(annotations, type, ids)
+    check_selection(annotations, type, ids)
+    background = None
+    if dataset.video_path(video_id) is not None:
+        background = dataset.frame(video_id, FRAMES_PER_ANNOTATION * k)
+    return draw_annotated_frame(annotations, k, background, type=type, ids=ids, style=style)
+
+
+def draw_annotated_frame(
+    annotations: VideoAnnotations,
+    k: int,
+    background: np.ndarray | None,
+    *,
+    type: str | None = None,
+    ids: list[int] | None = None,
+    style: OverlayStyle = DEFAULT_STYLE,
+) -> np.ndarray:
+    """The masks of annotated frame ``k`` over ``background`` (video frame 4k; None: grey), RGB uint8.
+
+    For callers that keep annotations and frames themselves (``savkit serve`` caches both); the selection must
+    have passed :func:`check_selection`.
+    """
     size = (annotations.height, annotations.width)
     overlay = prepare_overlay(annotations.masks(k, type=type, ids=ids), size, style)
-    if dataset.video_path(video_id) is None:
-        return overlay.draw(neutral_background(*size))
-    return overlay.draw(dataset.frame(video_id, FRAMES_PER_ANNOTATION * k))
+    return overlay.draw(neutral_background(*size) if background is None else background)
 
 
 def render_video(
@@ -85,7 +103,7 @@ def render_video(
         backgrounds = dataset.frames(video_id, step=step, stop=stop)
     else:
         backgrounds = ((index, neutral_background(*size)) for index in range(0, stop, step))
-    _check_selection(annotations, type, ids)  # fail before the output file is opened
+    check_selection(annotations, type, ids)  # fail before the output file is opened
     drawn = _overlaid(backgrounds, annotations, type, ids, style)
     total = len(range(0, stop, step))
     with tqdm(drawn, total=total, desc=f"render {video_id}", unit="frame", disable=not progress) as frames:
@@ -107,7 +125,7 @@ def _open(source: Dataset | str | os.PathLike, lenient: bool) -> Dataset:
     return source if isinstance(source, Dataset) else Dataset(source, lenient=lenient)
 
 
-def _check_selection(annotations: VideoAnnotations, type: str | None, ids: list[int] | None) -> None:
+def check_selection(annotations: VideoAnnotations, type: str | None, ids: list[int] | None) -> None:
     """The requested type and ids exist in the video (else a SavkitError); checked once, before any drawing."""
     check_masklet_type(type)
     available = {m.id for m in annotations.masklets if type is None or m.type == type}
@@ -128,7 +146,7 @@ def _overlaid(
 ) -> Iterator[np.ndarray]:
     """Each background with the overlay of its annotation (frame i -> k = i // 4), prepared once per k.
 
-    The selection was checked by the caller (:func:`_check_selection`)."""
+    The selection was checked by the caller (:func:`check_selection`)."""
     size = (annotations.height, annotations.width)
     prepared_k, overlay = -1, None
     for index, background in backgrounds:
