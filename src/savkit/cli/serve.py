@@ -80,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
         allowed_hosts=(*LOOPBACK_HOSTS, args.host) if loopback else ("*",),
         progress=not args.quiet,
     )
-    site = open_site(config)
+    try:
+        site = open_site(config)
+    except BaseException:
+        listener.close()
+        raise
     url = f"http://{_url_host(args.host)}:{args.port}/"
     runs = f", {len(site.runs)} results run(s)" if site.runs else ""
     print(f"serving {len(site.catalog.ids):,} videos of {args.root} (index {site.index_dir}){runs} at {url}")
