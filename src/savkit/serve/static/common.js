@@ -24,7 +24,7 @@ function el(tag, attributes = {}, ...children) {
 
 function fmt(value, digits = 1) {
   if (value === null || value === undefined) return "–";
-  if (typeof value === "number" && !Number.isInteger(value)) return value.toFixed(digits);
+  if (typeof value === "number") return value.toFixed(digits);
   return String(value);
 }
 

@@ -23,7 +23,7 @@ function formToParams(form) {
 
 function paramsToForm(form, params) {
   for (const name of FIELDS) {
-    if (params.has(name)) form.elements[name].value = params.get(name);
+    form.elements[name].value = params.get(name) ?? (name === "limit" ? "50" : "");
   }
   const sort = params.get("sort") || "video_id";
   form.elements.order.value = sort.startsWith("-") ? "-" : "";
@@ -51,7 +51,8 @@ function videoRow(video) {
 
 async function load(form, push) {
   const params = formToParams(form);
-  if (push) history.pushState(null, "", params.toString() ? `/?${params}` : "/");
+  const url = params.toString() ? `/?${params}` : "/";
+  if (push && url !== location.pathname + location.search) history.pushState(null, "", url);
   try {
     const page = await getJSON(`/api/videos?${params}`);
     const body = document.querySelector("#videos tbody");
