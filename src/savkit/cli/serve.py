@@ -15,6 +15,7 @@ from pathlib import Path
 
 from savkit.errors import SavkitError
 
+HELP = {"serve": "browse videos, masklets and eval results in a local web page"}
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 
@@ -22,7 +23,7 @@ DEFAULT_PORT = 8765
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
-        help="browse videos, masklets and eval results in a local web page",
+        help=HELP["serve"],
         description="Serve a web app over ROOT (a train folder or a val/test folder): a filterable video list, "
         "each video's annotated frames with masklet overlays, and the per-object scores of results.json files "
         "written by `savkit eval`. Without --index an index is built in ROOT/.savkit-index (or brought up to date).",
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         lenient=args.lenient,
         cache_bytes=args.cache_mb << 20,
         allowed_hosts=(*LOOPBACK_HOSTS, args.host) if loopback else ("*",),
+        workers=args.workers,
         progress=not args.quiet,
     )
     try:
