@@ -51,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cache-mb", type=int, default=512, metavar="MB", help="memory for cached frames (default 512)"
     )
     parser.add_argument(
+        "--workers", type=int, metavar="N", help="processes building the index (default: all cores)"
+    )
+    parser.add_argument(
         "--lenient", action="store_true", help="warn instead of failing when frame counts do not match"
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no request log")
