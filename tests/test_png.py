@@ -304,14 +304,17 @@ def test_bad_compressed_data_and_filter_type():
         decode_png(assemble(header, bytes(raw[: 20 * 61])), "m.png")
 
 
-def test_implausible_header_size_is_an_error_not_a_huge_allocation():
+def test_implausible_header_size_is_an_error_not_a_huge_allocation(monkeypatch):
     header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    monkeypatch.setenv(
+        "SAVKIT_MAX_PIXELS", str(10**11)
+    )  # past the pixel limit, the decoder's own bound holds
     with pytest.raises(SavkitError, match="implausible size 100000x100000"):
         decode_png(assemble(header, b"\x00" * 10), "m.png")
 
 
 def test_missing_file_is_a_savkit_error(tmp_path):
-    with pytest.raises(SavkitError, match="cannot read"):
+    with pytest.raises(SavkitError, match="no such file"):
         read_png(tmp_path / "absent.png")
 
 

@@ -30,6 +30,7 @@ from savkit.annotations import (
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, jpeg_frames, jpeg_size, subfolders
 from savkit.errors import SavkitError
+from savkit.io.files import open_regular
 from savkit.io.video import VideoReader
 
 Masks = dict[tuple[str, int], np.ndarray]
@@ -282,7 +283,7 @@ def _read_jpegs(folder: Path, step: int, start: int, stop: int | None) -> Iterat
 
 def _read_jpeg(path: Path) -> np.ndarray:
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as file, Image.open(file) as image:
             return np.asarray(image.convert("RGB"))
     except OSError as exc:
         raise SavkitError(f"{path}: not a readable JPEG ({exc}); re-download the frames") from None

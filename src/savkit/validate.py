@@ -225,17 +225,10 @@ def _consistency_problems(
 
 def _rle_counts_problems(file: str, frames: list[list[dict]]) -> list[Problem]:
     """RLE runs that do not exactly cover the mask size (a cut or corrupt ``counts`` string); reported once."""
-    places = [(k, j) for k, frame in enumerate(frames) for j in range(len(frame))]
-    reasons = rle.counts_problems([frames[k][j] for k, j in places])
-    bad = [(place, why) for place, why in zip(places, reasons, strict=True) if why]
-    if not bad:
+    corrupt = rle.first_corrupt(frames)
+    if corrupt is None:
         return []
-    (k, j), why = bad[0]
-    return [
-        Problem(
-            file, f"masklet[{k}][{j}].counts", "runs covering height x width pixels", why + _more(len(bad))
-        )
-    ]
+    return [Problem(file, corrupt.field, "runs covering height x width pixels", corrupt.found)]
 
 
 def _metadata_problems(file: str, annotations: VideoAnnotations) -> list[Problem]:

@@ -19,6 +19,8 @@ from pathlib import Path
 from savkit.annotations.model import MASKLET_TYPES, Masklet, VideoAnnotations, check_masklet_type
 from savkit.errors import SavkitError
 from savkit.io.atomic import write_text_atomic
+from savkit.io.files import read_regular
+from savkit.io.limits import MAX_PIXELS_VARIABLE, max_pixels, size_problem
 
 SIZE_BUCKETS = ("small", "medium", "large")
 
@@ -78,12 +80,11 @@ def _show(value: object, limit: int = 40) -> str:
 
 
 def load_json(path: str | os.PathLike) -> object:
-    """Parse a JSON file; a missing, unreadable, truncated or corrupt file is a SavkitError."""
+    """Parse a JSON file; a missing, unreadable, truncated, corrupt or too deeply nested file, or one that is not a
+    regular file (a FIFO would hang), is a SavkitError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SavkitError(f"{path}: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_regular(path).decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise SavkitError(f"{path}: cannot read ({exc}); check the file") from None
     try:
         return json.loads(text)
@@ -91,6 +92,10 @@ def load_json(path: str | os.PathLike) -> object:
         raise SavkitError(
             f"{path}: not valid JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}; truncated download?); "
             "download the file again"
+        ) from None
+    except RecursionError:
+        raise SavkitError(
+            f"{path}: JSON nested too deeply to be an SA-V annotation file; check the file"
         ) from None
 
 
@@ -105,6 +110,7 @@ def sav_json_problems(data: object) -> list[SchemaProblem]:
     for key, kind in VIDEO_FIELDS.items():
         if key in data and not _KINDS[kind](data[key]):
             problems.append(SchemaProblem(key, kind, _show(data[key])))
+    problems += _video_size_problems(data)
     if not _KINDS["integer"](data.get("masklet_num")):
         if "masklet_num" in data:
             problems.append(SchemaProblem("masklet_num", "integer", _show(data["masklet_num"])))
@@ -150,6 +156,22 @@ def _video_size(data: dict) -> list[int] | None:
     if _KINDS["whole number"](height) and _KINDS["whole number"](width):
         return [int(height), int(width)]
     return None
+
+
+def _video_size_problems(data: dict) -> list[SchemaProblem]:
+    """The video size within the pixel limit, checked before any mask is decoded: every RLE has this size (see
+    :func:`_rle_problems`), and a 1 KB file can declare masks of gigabytes."""
+    size = _video_size(data)
+    if size is None or size_problem(*size) is None:
+        return []
+    height, width = size
+    return [
+        SchemaProblem(
+            "video_height x video_width",
+            f"at most {max_pixels():,} pixels (raise {MAX_PIXELS_VARIABLE} if real)",
+            f"{height} x {width} = {height * width:,}",
+        )
+    ]
 
 
 def _rle_problems(data: dict, count: int) -> list[SchemaProblem]:

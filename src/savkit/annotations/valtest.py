@@ -16,6 +16,7 @@ from savkit.annotations import rle
 from savkit.annotations.metadata import masklets_from_frame_rles
 from savkit.annotations.model import FRAMES_PER_ANNOTATION, VideoAnnotations
 from savkit.errors import SavkitError
+from savkit.io.files import open_regular
 from savkit.io.png import read_png
 
 ANNOTATIONS_DIR = "Annotations_6fps"
@@ -131,7 +132,7 @@ def jpeg_frames(folder: Path) -> list[Path]:
 def jpeg_size(path: Path) -> tuple[int, int]:
     """(height, width) of a JPEG frame from its header; an unreadable file is a SavkitError."""
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as file, Image.open(file) as image:
             return image.height, image.width
     except OSError as exc:
         raise SavkitError(f"{path}: not a readable JPEG ({exc}); re-download the frames") from None

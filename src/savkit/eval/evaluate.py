@@ -10,14 +10,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
-
 from savkit.errors import SavkitError
 from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask, plan_evaluation
 from savkit.eval.masks import read_binary_mask, read_label_mask
 from savkit.eval.protocols import get_protocol
 from savkit.eval.protocols.base import TaskScores
 from savkit.eval.report import EvalReport, build_report
+from savkit.io.png import PngSizeMismatch
 
 
 @dataclass(frozen=True)
@@ -58,18 +57,19 @@ def score_task(task: EvalTask, protocol_name: str) -> TaskScores:
     scorer = protocol.scorer(task, first_gt)
     for frame in task.frames:
         gt = read(task.gt_dir / frame)
-        pred = read(task.pred_dir / frame)
-        if gt.shape != pred.shape:
+        try:  # the prediction's declared size is checked before it is decoded (a hostile PNG costs nothing)
+            pred = read(task.pred_dir / frame, gt.shape)
+        except PngSizeMismatch as exc:
             raise SavkitError(
-                f"shape mismatch: GT {task.gt_dir / frame} is {_size(gt)} but prediction "
-                f"{task.pred_dir / frame} is {_size(pred)}: predict at the GT's resolution"
-            )
+                f"shape mismatch: GT {task.gt_dir / frame} is {_size(gt.shape)} but prediction "
+                f"{task.pred_dir / frame} is {_size(exc.shape)}: predict at the GT's resolution"
+            ) from None
         scorer.feed(frame, gt, pred)
     return scorer.finish()
 
 
-def _size(mask: np.ndarray) -> str:
-    return f"{mask.shape[1]}x{mask.shape[0]}"
+def _size(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}x{shape[0]}"
 
 
 def _score_tasks(plan: EvalPlan, options: EvalOptions) -> Iterator[TaskScores]:

@@ -14,15 +14,16 @@ from savkit.io.png import read_png
 _IHDR_END = 26
 
 
-def read_binary_mask(path: Path) -> np.ndarray:
+def read_binary_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """A per-object PNG as a bool mask, decided as the official evaluator decides it.
 
     The official reads the stored samples (``np.array(Image.open(path))``: palette indices, grey levels of any bit
     depth), rejects more than two distinct values, and takes ``value > 0`` as the object. So an all-zero mask is
     empty whatever its bit depth, and two non-zero values make a full mask. The common 0/1 masks become a bool view
     without a copy; the others cost one comparison and two counts (three in the rare two-non-zero-values case).
+    ``shape``: the size the PNG must declare (its GT's), checked before decoding (see :func:`read_png`).
     """
-    labels = read_png(path)
+    labels = read_png(path, shape)
     top = labels.max()
     if labels.dtype == np.uint8 and top <= 1:
         return labels.view(bool)
@@ -45,13 +46,14 @@ def _has_two_values(labels: np.ndarray, top_mask: np.ndarray) -> bool:
     return np.count_nonzero(labels == labels.min()) + np.count_nonzero(top_mask) == labels.size
 
 
-def read_label_mask(path: Path) -> np.ndarray:
+def read_label_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """A DAVIS-layout PNG as its 2-D array of object ids (0 = background), the ids the references see.
 
     They read ``np.array(Image.open(path))``: the stored samples, except that Pillow gives 1-bit grey as bool, so
-    its object is id 1 (``read_png`` scales it to 255, as Pillow's "L" conversion does).
+    its object is id 1 (``read_png`` scales it to 255, as Pillow's "L" conversion does). ``shape`` as for
+    :func:`read_binary_mask`.
     """
-    labels = read_png(path)
+    labels = read_png(path, shape)
     if labels.dtype == np.uint8 and _is_one_bit_grey(path):
         return np.minimum(labels, 1)
     return labels

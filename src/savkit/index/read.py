@@ -15,7 +15,9 @@ import numpy as np
 import pyarrow as pa
 
 from savkit.annotations import VideoAnnotations, read_sav_json, read_valtest_video
+from savkit.annotations.rle import first_corrupt
 from savkit.annotations.sav_json import parse_train_json_name
+from savkit.errors import SavkitError
 from savkit.index.layout import JSON_SOURCE
 from savkit.index.scan import Source
 from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA
@@ -114,10 +116,23 @@ def read_source(task: ReadTask) -> SourceRows:
     if source.kind == JSON_SOURCE:
         video_id, masklet_type = parse_train_json_name(path.name)
         video = read_sav_json(path)
+        _check_runs(video, path)
     else:
         video_id, masklet_type = path.name, "manual"
         video = read_valtest_video(path.parent.parent, video_id)
     return _rows(video, video_id, masklet_type, source)
+
+
+def _check_runs(video: VideoAnnotations, path: Path) -> None:
+    """Areas come from the runs: a cut or garbage ``counts`` would be indexed with a wrong (even negative) area,
+    so the file is refused as ``savkit validate`` would report it."""
+    frames = [[m.rles[k] for m in video.masklets] for k in range(video.num_annotated_frames)]
+    corrupt = first_corrupt(frames)
+    if corrupt is not None:
+        raise SavkitError(
+            f"{path}: corrupt RLE at {corrupt.field}: {corrupt.found}; "
+            "run `savkit validate` on it and download the file again"
+        )
 
 
 def _rows(video: VideoAnnotations, video_id: str, masklet_type: str, source: Source) -> SourceRows:

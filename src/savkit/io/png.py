@@ -27,6 +27,8 @@ from PIL import Image
 
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_path
+from savkit.io.files import read_regular
+from savkit.io.limits import check_size
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NONE, _SUB, _UP, _AVERAGE, _PAETH = range(5)
@@ -60,22 +62,35 @@ class _Header:
         return (self.width * self.bit_depth + 7) // 8
 
 
-def read_png(path: str | os.PathLike) -> np.ndarray:
-    """Read a single-channel PNG as a 2-D uint8 array; a corrupt or unreadable file is a SavkitError."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            data = os.read(fd, os.fstat(fd).st_size)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise SavkitError(f"cannot read {path}: {exc.strerror}") from None
-    return decode_png(data, path)
+class PngSizeMismatch(SavkitError):
+    """A PNG declares another size than the one it must have (its pair's); raised before anything is inflated."""
+
+    def __init__(self, path: str | os.PathLike, shape: tuple[int, int], expected: tuple[int, int]) -> None:
+        self.path, self.shape, self.expected = path, shape, expected
+        super().__init__(
+            f"{path} is {shape[1]}x{shape[0]}, not {expected[1]}x{expected[0]} as its pair: give both the same size"
+        )
 
 
-def decode_png(data: bytes, path: str | os.PathLike = "<bytes>") -> np.ndarray:
-    """Decode PNG bytes to a 2-D array of stored sample values."""
+def read_png(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a single-channel PNG as a 2-D uint8 array; a corrupt or unreadable file (or not a regular file) is a
+    SavkitError. ``shape`` (height, width): the size the PNG must declare, else :class:`PngSizeMismatch`."""
+    return decode_png(read_regular(path), path, shape)
+
+
+def decode_png(
+    data: bytes, path: str | os.PathLike = "<bytes>", shape: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Decode PNG bytes to a 2-D array of stored sample values.
+
+    The declared size is checked before any decoding, by savkit or by the fallbacks: against ``shape`` if given,
+    and against the pixel limit (:mod:`savkit.io.limits`), so a small hostile file cannot make it inflate gigabytes.
+    """
     header, idat = _read_chunks(data, path)
+    declared = (header.height, header.width)
+    if shape is not None and declared != tuple(shape):
+        raise PngSizeMismatch(path, declared, tuple(shape))
+    check_size(header.height, header.width, path)
     if header.is_mask_format:
         return _decode_mask(header, idat, path)
     array = _decode_general(data, header, path)
