@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -69,3 +70,14 @@ def make_valtest(
     jpeg_dir.mkdir(parents=True)
     for frame in range(num_jpegs):
         Image.new("RGB", (size[1], size[0]), (90, 90, 90)).save(jpeg_dir / f"{frame:05d}.jpg")
+
+
+def write_train_json(path: Path, counts: str | None = None) -> None:
+    """A 4-frame, 12 x 9 train video with two masklets; ``counts`` replaces masklet 1's RLE (annotated frame 0)."""
+    masklets = [generated_masklet(i, "manual", 1, 12, 9) for i in range(2)]
+    video = VideoAnnotations(path.name.split("_manual")[0], "train", 4 / 24, 4, 12, 9, None, masklets)
+    write_sav_json(path, video, "manual")
+    if counts is not None:
+        data = json.loads(path.read_text())
+        data["masklet"][0][1]["counts"] = counts
+        path.write_text(json.dumps(data))

@@ -3,7 +3,6 @@ runs in the index, FIFOs where a file is expected. Each case is bounded and one 
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotation_samples import generated_masklet
+from annotation_samples import generated_masklet, write_train_json
 from evaldata import make_sav_set, write_mask
 from savkit.annotations import VideoAnnotations, read_sav_json, rle, write_sav_json
 from savkit.annotations.sav_json import load_json
@@ -150,17 +149,6 @@ def test_show_of_a_json_over_the_limit_is_one_line(tmp_path: Path, capsys, monke
 
 
 # ---------------------------------------------------------------------------------------- corrupt runs in the index
-
-
-def write_train_json(path: Path, counts: str | None = None) -> None:
-    """A 4-frame, 12 x 9 train video with two masklets; ``counts`` replaces the second masklet's RLE on frame 1."""
-    masklets = [generated_masklet(i, "manual", 1, 12, 9) for i in range(2)]
-    video = VideoAnnotations(path.name.split("_manual")[0], "train", 4 / 24, 4, 12, 9, None, masklets)
-    write_sav_json(path, video, "manual")
-    if counts is not None:
-        data = json.loads(path.read_text())
-        data["masklet"][0][1]["counts"] = counts
-        path.write_text(json.dumps(data))
 
 
 @pytest.mark.parametrize(

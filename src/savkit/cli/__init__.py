@@ -17,6 +17,7 @@ import sys
 
 from savkit import __version__
 from savkit.cli import convert, demo, eval_cmd, index, render, serve, show, validate
+from savkit.cli.failures import failure_line, tolerate_unencodable_output
 from savkit.errors import SavkitError
 
 DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F, typed annotations, streaming video, conversion at scale, a queryable index."
@@ -46,6 +47,7 @@ def command_name(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(command_name(argv), every_command=False).parse_args(argv)
+    tolerate_unencodable_output()
     try:
         return args.func(args)
     except SavkitError as exc:
@@ -57,3 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `savkit stats INDEX | head`: the reader left, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    # OSError, MemoryError, RecursionError, a library's error: one line (cli.failures); a bug: its traceback
+    except Exception as exc:
+        line = failure_line(exc)
+        if line is None:
+            raise
+        print(f"savkit {args.command}: error: {line}", file=sys.stderr)
+        return 2

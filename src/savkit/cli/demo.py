@@ -24,12 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from savkit.demo import DemoSpec, make_demo_set
     from savkit.eval import EvalOptions, evaluate
-    from savkit.io.atomic import write_text_atomic
 
     demo = make_demo_set(args.out, DemoSpec(seed=args.seed))
     report = evaluate(demo.gt_root, demo.pred_root, EvalOptions(num_processes=args.num_processes))
-    write_text_atomic(args.out / "results.csv", report.csv_text())
-    write_text_atomic(args.out / "results.json", report.json_text())
+    report.write(args.out / "results.csv", args.out / "results.json")
     if not args.quiet:
         print(report.console_text(), end="")
     print_warnings(report)

@@ -48,7 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from savkit.eval import EvalOptions, evaluate
-    from savkit.io.atomic import write_text_atomic
 
     options = EvalOptions(
         protocol=args.protocol,
@@ -61,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     output_dir = args.output_dir or Path(args.pred_root)
     csv_path = output_dir / "results.csv"
     json_path = args.json or output_dir / "results.json"
-    write_text_atomic(csv_path, report.csv_text())
-    write_text_atomic(json_path, report.json_text())
+    report.write(csv_path, json_path)
     if not args.quiet:
         print(report.console_text(), end="")
         print(f"Saving the results to {csv_path} and {json_path}")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
+
+# What a Dask scheduler address looks like: [scheme://]host:port (an IPv6 host in brackets).
+_SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):\d{1,5}")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +21,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler",
         default=None,
+        type=scheduler_address,
         metavar="ADDR",
         help="run on an existing Dask scheduler (tcp://host:8786)",
     )
@@ -26,3 +31,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def run_options(args: argparse.Namespace) -> dict:
     """The keyword arguments the library's runners take for the options of :func:`add_run_options`."""
     return {"workers": args.workers, "scheduler": args.scheduler, "progress": not args.quiet}
+
+
+def scheduler_address(text: str) -> str:
+    """A Dask scheduler address, checked before any work starts (Dask's own error would be a ValueError)."""
+    if not _SCHEDULER_ADDRESS.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a Dask scheduler address: pass [tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786"
+        )
+    return text

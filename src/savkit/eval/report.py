@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from savkit.eval.discover import EvalPlan
 from savkit.eval.metrics import decay, recall
 from savkit.eval.protocols import get_protocol
 from savkit.eval.protocols.base import ObjectFrames, TaskScores
+from savkit.io.atomic import write_texts_atomic
 
 STATISTICS = ("J&F", "J", "F", "J_recall", "J_decay", "F_recall", "F_decay")
 
@@ -79,6 +81,10 @@ class EvalReport:
             s = obj.stats
             lines.append(f"{obj.video:<{width}},{key:03}, {s['J&F']:>4.1f}, {s['J']:>4.1f}, {s['F']:>4.1f}")
         return "\n".join(lines) + "\n"
+
+    def write(self, csv_path: str | os.PathLike, json_path: str | os.PathLike) -> None:
+        """Write ``results.csv`` and ``results.json`` together: both, or neither (the old ones left untouched)."""
+        write_texts_atomic({csv_path: self.csv_text(), json_path: self.json_text()})
 
     def console_text(self) -> str:
         """The official console output: the table without commas, then the summary; a protocol's further

@@ -1,11 +1,14 @@
 """SQL over an index with embedded DuckDB: views ``videos`` and ``masklets`` read the Parquet files in place.
 
-A query runs once into a temporary table; the preview, the CSV and the video list all read that table.
+A query runs once into a temporary table; the preview, the CSV and the video list all read that table. DuckDB
+work runs in a helper thread so that Ctrl-C interrupts it (DuckDB does not look at signals while it works), and
+DuckDB may not install or load extensions on its own (a SELECT must not download code).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +16,12 @@ import duckdb
 
 from savkit.errors import SavkitError
 from savkit.index.layout import FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
-from savkit.io.atomic import atomic_path, write_text_atomic
+from savkit.io.atomic import atomic_paths
 
 VIEWS = {"videos": VIDEOS_FILE, "masklets": MASKLETS_FILE}
 _RESULT = "savkit_query_result"
+# No extension is installed or loaded behind the user's back (autoinstall would download one for a SELECT).
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 @dataclass(frozen=True)
@@ -46,11 +51,16 @@ def open_index(index_dir: str | Path) -> duckdb.DuckDBPyConnection:
         raise SavkitError(
             f"{index_dir} is incomplete (no {', '.join(missing)}): rebuild it with `savkit index`"
         )
-    connection = duckdb.connect()
+    connection = duckdb.connect(config=_CONFIG)
     for view, file_name in VIEWS.items():
-        connection.execute(
-            f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_string(index_dir / file_name)})"
-        )
+        try:
+            connection.execute(
+                f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_sql_string(index_dir / file_name)})"
+            )
+        except duckdb.Error as exc:  # a truncated or damaged table
+            raise SavkitError(
+                f"{index_dir / file_name}: cannot read ({_first_line(exc)}): rebuild the index with `savkit index`"
+            ) from None
     return connection
 
 
@@ -62,17 +72,26 @@ def run_query(
     video_list_path: str | Path | None = None,
     preview_rows: int = 20,
 ) -> QueryResult:
-    """Run one SELECT; optionally write the result as CSV and its distinct ``video_id`` values, one per line."""
+    """Run one SELECT; optionally write the result as CSV and its distinct ``video_id`` values, one per line.
+
+    The outputs are written together (both or neither) and never inside the index folder (they could replace its
+    tables). Ctrl-C interrupts the query (KeyboardInterrupt).
+    """
+    outputs = {"CSV": csv_path, "video list": video_list_path}
+    outputs = {option: Path(path) for option, path in outputs.items() if path is not None}
+    _check_outside_index(index_dir, outputs)
     connection = open_index(index_dir)
     try:
-        connection.execute(f"CREATE TEMP TABLE {_RESULT} AS {_one_statement(sql)}")
+        _execute(connection, f"CREATE TEMP TABLE {_RESULT} AS {_one_statement(sql)}")
     except duckdb.Error as exc:
         raise SavkitError(f"SQL error: {_first_line(exc)}") from None
-    if csv_path is not None:
-        with atomic_path(csv_path) as tmp:
-            connection.execute(f"COPY {_RESULT} TO {_sql_string(tmp)} (FORMAT csv, HEADER)")
-    if video_list_path is not None:
-        write_text_atomic(video_list_path, "".join(f"{video_id}\n" for video_id in _video_ids(connection)))
+    with atomic_paths(*outputs.values()) as temporaries:
+        tmp = dict(zip(outputs, temporaries, strict=True))
+        if "CSV" in tmp:
+            _write_csv(connection, tmp["CSV"], outputs["CSV"])
+        if "video list" in tmp:
+            ids = "".join(f"{video_id}\n" for video_id in _video_ids(connection))
+            tmp["video list"].write_bytes(ids.encode("utf-8", "surrogateescape"))
     cursor = connection.execute(f"SELECT * FROM {_RESULT}")
     columns = [description[0] for description in cursor.description]
     first_rows = cursor.fetchmany(preview_rows)
@@ -80,9 +99,54 @@ def run_query(
     return QueryResult(columns, row_count, first_rows)
 
 
+def _write_csv(connection: duckdb.DuckDBPyConnection, tmp: Path, csv_path: Path) -> None:
+    try:
+        _execute(connection, f"COPY {_RESULT} TO {_sql_string(tmp)} (FORMAT csv, HEADER)")
+    except duckdb.IOException as exc:
+        raise SavkitError(
+            f"cannot write {csv_path} ({_first_line(exc)}): check the folder's permissions and free space"
+        ) from None
+
+
+def _check_outside_index(index_dir: str | Path, outputs: dict[str, Path]) -> None:
+    """An output inside the index folder could replace one of its tables: refused before anything runs."""
+    index = Path(index_dir).resolve()
+    for what, path in outputs.items():
+        if path.resolve().is_relative_to(index):
+            raise SavkitError(
+                f"the {what} {path} would be inside the index folder {index_dir}: write it somewhere else"
+            )
+
+
+def _execute(connection: duckdb.DuckDBPyConnection, statement: str) -> duckdb.DuckDBPyConnection:
+    """Run a statement in a helper thread while this one waits, so that Ctrl-C (KeyboardInterrupt, raised here
+    in the main thread) can interrupt DuckDB; the statement is then cancelled before the interrupt goes on."""
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome["result"] = connection.execute(statement)
+        except BaseException as exc:  # handed to the waiting thread
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="savkit-query", daemon=True).start()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        connection.interrupt()
+        done.wait()
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def _video_ids(connection: duckdb.DuckDBPyConnection) -> list[str]:
     try:
-        rows = connection.execute(f"SELECT DISTINCT video_id FROM {_RESULT} ORDER BY video_id").fetchall()
+        rows = _execute(connection, f"SELECT DISTINCT video_id FROM {_RESULT} ORDER BY video_id").fetchall()
     except duckdb.BinderException:
         raise SavkitError(
             "--video-list needs a video_id column in the result: add video_id to the SELECT"

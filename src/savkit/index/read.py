@@ -113,6 +113,10 @@ def read_source(task: ReadTask) -> SourceRows:
     """Read a train JSON or a val/test video folder; bad input raises (the runner records it per source)."""
     source = task.source
     path = Path(task.root) / source.path
+    if not source.path.isascii() and not _is_utf8(source.path):
+        raise SavkitError(
+            f"{path}: the path is not valid UTF-8 (index tables store text as UTF-8): rename it"
+        )
     if source.kind == JSON_SOURCE:
         video_id, masklet_type = parse_train_json_name(path.name)
         video = read_sav_json(path)
@@ -121,6 +125,15 @@ def read_source(task: ReadTask) -> SourceRows:
         video_id, masklet_type = path.name, "manual"
         video = read_valtest_video(path.parent.parent, video_id)
     return _rows(video, video_id, masklet_type, source)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a name read from non-UTF-8 bytes (Python keeps them as surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_runs(video: VideoAnnotations, path: Path) -> None:

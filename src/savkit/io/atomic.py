@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from savkit.errors import SavkitError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -77,3 +79,32 @@ def atomic_dir(path: str | os.PathLike, temporary: str | os.PathLike | None = No
     finally:
         if tmp_path.exists():
             shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Temporary paths beside related ``paths`` (results.csv and results.json); all are renamed into place only
+    once the block has written every one, so a failure to write one leaves none (and the old files untouched).
+
+    A folder at a target path is refused before anything is written (a rename onto it would fail halfway).
+    """
+    folders = [Path(path) for path in paths if Path(path).is_dir()]
+    if folders:
+        raise SavkitError(f"{folders[0]} is a folder: remove it or choose another output path")
+    try:
+        with contextlib.ExitStack() as stack:
+            yield [stack.enter_context(atomic_path(path)) for path in paths]
+    except OSError as exc:  # read-only or full disk...: named by the outputs, not by a temporary name
+        names = " and ".join(str(path) for path in paths)
+        raise SavkitError(
+            f"cannot write {names} ({exc.strerror or exc}); nothing was written: "
+            "check the folder's permissions and free space, or choose another output folder"
+        ) from None
+
+
+def write_texts_atomic(texts: dict[str | os.PathLike, str]) -> None:
+    """Write related text files (UTF-8) together: all of them, or none (see :func:`atomic_paths`). Names read from
+    non-UTF-8 file names (surrogate escapes) are written back as their original bytes."""
+    with atomic_paths(*texts) as temporaries:
+        for tmp, text in zip(temporaries, texts.values(), strict=True):
+            tmp.write_bytes(text.encode("utf-8", "surrogateescape"))
