@@ -237,6 +237,19 @@ def test_corrupt_rle_counts_are_detected_before_decoding():
     assert rle.counts_problems(batch) == [*expected, "runs cover 0 pixels, not 2 x 2 = 4", *[None] * 19]
 
 
+def test_rle_checks_do_not_depend_on_how_the_strings_are_split_into_pieces(monkeypatch):
+    rng = np.random.default_rng(5)
+    batch = [rle.encode(m) for m in random_masks(30, 40, 33, seed=12)]
+    for r in batch[::4]:
+        cut = int(rng.integers(0, len(r["counts"]) + 1))
+        r["counts"] = r["counts"][:cut] + "".join(chr(c) for c in rng.integers(40, 120, 3))
+    whole = rle.counts_problems(batch)
+    assert 0 < sum(p is not None for p in whole) <= 8
+    for piece_chars in (1, 7, 100):
+        monkeypatch.setattr(rle, "_PIECE_CHARS", piece_chars)
+        assert rle.counts_problems(batch) == whole
+
+
 def test_a_video_without_masklets_round_trips(tmp_path: Path, sample_dir: Path):
     annotations = read_sav_json(sample_dir / "sav_000001_auto.json")
     annotations.masklets = []
