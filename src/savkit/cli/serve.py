@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{_url_host(args.host)}:{args.port}/"
     runs = f", {len(site.runs)} results run(s)" if site.runs else ""
     print(f"serving {len(site.catalog.ids):,} videos of {args.root} (index {site.index_dir}){runs} at {url}")
-    print("press Ctrl+C to stop")
+    print("press Ctrl+C to stop", flush=True)
     if args.open:
         webbrowser.open(url)
     try:

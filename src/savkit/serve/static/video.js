@@ -34,7 +34,8 @@ frame.addEventListener("load", () => {
   state.loading = false;
   document.body.dataset.frame = String(state.k);
   document.body.dataset.src = frame.getAttribute("src");
-  if (state.timer && state.k + 1 < state.count) new Image().src = frameUrl(state.k + 1);  // preload for playback
+  // the next frame is drawn ahead (the server streams forward cheaply), so → and playback find it ready
+  if (state.k + 1 < state.count) new Image().src = frameUrl(state.k + 1);
 });
 frame.addEventListener("error", async () => {
   state.loading = false;
