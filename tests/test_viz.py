@@ -84,6 +84,29 @@ def test_fill_blends_with_alpha_and_leaves_the_rest_alone() -> None:
     assert (drawn[55, 5] == 40).all() and (drawn[5, 75] == 40).all()
 
 
+def test_blending_only_in_the_masks_box_equals_blending_the_whole_frame() -> None:
+    """prepare_overlay keeps blend terms over the box around all masks only; the result is the full-frame blend."""
+    rng = np.random.default_rng(5)
+    masks = {}
+    for number, (top, left) in enumerate([(200, 300), (260, 330), (700, 1500)]):
+        mask = np.zeros((1080, 1920), bool)
+        mask[top : top + 90, left : left + 120] = rng.random((90, 120)) < 0.9
+        masks["manual" if number % 2 else "auto", number] = mask
+    background = rng.integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    drawn = prepare_overlay(masks, (1080, 1920), OverlayStyle(alpha=0.6, contours=False, labels=False)).draw(
+        background
+    )
+    scale, offset = np.ones((1080, 1920, 1), np.float32), np.zeros((1080, 1920, 3), np.float32)
+    for (masklet_type, masklet_id), mask in masks.items():
+        weight = mask[..., None] * np.float32(0.6)
+        scale *= 1 - weight
+        offset = (
+            offset * (1 - weight) + np.array(masklet_colour(masklet_type, masklet_id), np.float32) * weight
+        )
+    assert np.array_equal(drawn, (background * scale + offset + 0.5).astype(np.uint8))
+    assert np.array_equal(prepare_overlay({}, (1080, 1920)).draw(background), background)
+
+
 def test_contours_sit_on_the_border_and_labels_inside() -> None:
     masks = {("manual", 3): square_masks()[("manual", 3)]}
     background = np.zeros((60, 80, 3), np.uint8)

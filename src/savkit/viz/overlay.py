@@ -69,39 +69,75 @@ def neutral_background(height: int, width: int) -> np.ndarray:
 def prepare_overlay(
     masks: Mapping[tuple[str, int], np.ndarray], size: tuple[int, int], style: OverlayStyle = DEFAULT_STYLE
 ) -> Overlay:
-    """Prepare the drawing of ``masks`` ({(type, id): bool (H, W)}, drawn in order) for frames of ``size`` (H, W)."""
+    """Prepare the drawing of ``masks`` ({(type, id): bool (H, W)}, drawn in order) for frames of ``size`` (H, W).
+
+    Blend terms are kept only over the box around all masks, and ink pixels are looked for only around the ink:
+    on a 1080p frame with small masks, full-frame arrays and scans would cost most of the time.
+    """
     height, width = size
-    scale = np.ones((height, width, 1), dtype=np.float32)
-    offset = np.zeros((height, width, 3), dtype=np.float32)
-    ink = np.zeros((height, width, 3), dtype=np.uint8)
-    inked = np.zeros((height, width), dtype=np.uint8)
-    labels = []
+    boxed = []
     for (masklet_type, masklet_id), mask in masks.items():
         if mask.shape != (height, width):
             raise SavkitError(f"{masklet_type} masklet {masklet_id}: mask shape {mask.shape} is not {size}")
         box = _bounding_box(mask)
-        if box is None:
-            continue
+        if box is not None:
+            boxed.append((masklet_type, masklet_id, mask, box))
+    union = _union_box([box for *_, box in boxed])
+    top, left = union[0].start, union[1].start
+    scale = np.ones((union[0].stop - top, union[1].stop - left, 1), dtype=np.float32)
+    offset = np.zeros((*scale.shape[:2], 3), dtype=np.float32)
+    ink = np.zeros((height, width, 3), dtype=np.uint8)
+    inked = np.zeros((height, width), dtype=np.uint8)
+    labels = []
+    for masklet_type, masklet_id, mask, box in boxed:
+        local = (_shift(box[0], -top), _shift(box[1], -left))
         colour = masklet_colour(masklet_type, masklet_id)
         weight = mask[box][..., None] * np.float32(style.alpha)
-        scale[box] *= 1 - weight
-        offset[box] = offset[box] * (1 - weight) + np.array(colour, np.float32) * weight
+        scale[local] *= 1 - weight
+        offset[local] = offset[local] * (1 - weight) + np.array(colour, np.float32) * weight
         if style.contours:
             _draw_contours(mask[box], box, colour, ink, inked)
         if style.labels:  # the anchor costs a distance transform: only when labels are drawn
             labels.append((f"{masklet_type[0]}{masklet_id}", _innermost_point(mask[box], box)))
     for text, anchor in labels:  # after every contour, so that no contour crosses a label
         _draw_label(text, anchor, ink, inked)
-    box = _bounding_box(scale[..., 0] < 1) or (slice(0, 0), slice(0, 0))
-    ink_pixels = np.nonzero(inked)
+    blended = _bounding_box(scale[..., 0] < 1)
+    if blended is None:
+        box, local = (slice(0, 0), slice(0, 0)), (slice(0, 0), slice(0, 0))
+    else:
+        box, local = (_shift(blended[0], top), _shift(blended[1], left)), blended
+    ink_pixels = _nonzero_pixels(inked)
     return Overlay(
         shape=(height, width, 3),
         box=box,
-        scale=scale[box],
-        offset=offset[box],
+        scale=scale[local],
+        offset=offset[local],
         ink_pixels=ink_pixels,
         ink_colours=ink[ink_pixels],
     )
+
+
+def _union_box(boxes: list[tuple[slice, slice]]) -> tuple[slice, slice]:
+    """The smallest box holding all ``boxes`` (an empty box at the origin when there are none)."""
+    if not boxes:
+        return slice(0, 0), slice(0, 0)
+    return (
+        slice(min(b[0].start for b in boxes), max(b[0].stop for b in boxes)),
+        slice(min(b[1].start for b in boxes), max(b[1].stop for b in boxes)),
+    )
+
+
+def _shift(span: slice, by: int) -> slice:
+    return slice(span.start + by, span.stop + by)
+
+
+def _nonzero_pixels(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the non-zero pixels, as np.nonzero gives them, scanning only their bounding box."""
+    box = _bounding_box(image)
+    if box is None:
+        return np.nonzero(image[:0, :0])
+    rows, cols = np.nonzero(image[box])
+    return rows + box[0].start, cols + box[1].start
 
 
 def _bounding_box(mask: np.ndarray) -> tuple[slice, slice] | None:
