@@ -7,30 +7,22 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from functools import partial
 
 from savkit.errors import SavkitError
-from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask, plan_evaluation
+from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask
 from savkit.eval.masks import read_binary_mask, read_label_mask
+from savkit.eval.options import EvalOptions
 from savkit.eval.protocols import get_protocol
 from savkit.eval.protocols.base import TaskScores
 from savkit.eval.report import EvalReport, build_report
 from savkit.io.png import PngSizeMismatch
 
 
-@dataclass(frozen=True)
-class EvalOptions:
-    protocol: str = "sav"
-    strict: bool = False
-    skip_first_and_last: bool = True
-    num_processes: int = 1
-
-
 def evaluate(
     gt_root: str | os.PathLike,
     pred_root: str | os.PathLike,
-    options: EvalOptions = EvalOptions(),
+    options: EvalOptions | None = None,
     progress: Callable[[Iterator[TaskScores], int], Iterator[TaskScores]] | None = None,
 ) -> EvalReport:
     """Evaluate the predictions under ``pred_root`` against ``gt_root``; bad input raises SavkitError.
@@ -38,20 +30,21 @@ def evaluate(
     ``progress`` may wrap the stream of finished tasks (e.g. with a tqdm bar); it receives the stream and its length.
     """
     start = time.perf_counter()
-    get_protocol(options.protocol)  # an unknown name fails before any folder is listed
-    plan = plan_evaluation(
-        gt_root, pred_root, strict=options.strict, skip_first_and_last=options.skip_first_and_last
-    )
+    options = options or EvalOptions()
+    protocol = get_protocol(options.protocol, options)  # an unknown name fails before any folder is listed
+    plan = protocol.plan(gt_root, pred_root)
     scores = _score_tasks(plan, options)
     if progress is not None:
         scores = progress(scores, len(plan.tasks))
     collected = list(scores)
-    return build_report(plan, collected, options.protocol, options.skip_first_and_last, start)
+    return build_report(plan, collected, protocol, options.skip_first_and_last, start)
 
 
-def score_task(task: EvalTask, protocol_name: str) -> TaskScores:
+def score_task(task: EvalTask, options: EvalOptions | str) -> TaskScores:
     """Score every evaluated frame of one task (runs in a worker process)."""
-    protocol = get_protocol(protocol_name)
+    if isinstance(options, str):
+        options = EvalOptions(protocol=options)
+    protocol = get_protocol(options.protocol, options)
     read = read_binary_mask if task.layout == SAV_LAYOUT else read_label_mask
     first_gt = read(task.gt_dir / task.first_gt_frame) if protocol.needs_first_gt(task) else None
     scorer = protocol.scorer(task, first_gt)
@@ -73,7 +66,7 @@ def _size(shape: tuple[int, ...]) -> str:
 
 
 def _score_tasks(plan: EvalPlan, options: EvalOptions) -> Iterator[TaskScores]:
-    work = partial(score_task, protocol_name=options.protocol)
+    work = partial(score_task, options=options)
     if options.num_processes <= 1 or len(plan.tasks) <= 1:
         yield from map(work, plan.tasks)
         return

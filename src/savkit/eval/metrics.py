@@ -14,6 +14,7 @@ the cost.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -24,9 +25,43 @@ from numpy.lib.stride_tricks import sliding_window_view
 @lru_cache(maxsize=16)
 def tolerance_disk(height: int, width: int) -> np.ndarray:
     """scikit-image's ``disk(r)`` for ``r = ceil(0.008 * sqrt(H² + W²))``: all offsets with dx² + dy² <= r²."""
-    radius = int(np.ceil(0.008 * np.linalg.norm((height, width))))
+    return disk_of_radius(float(np.ceil(0.008 * np.linalg.norm((height, width)))))
+
+
+@lru_cache(maxsize=256)
+def disk_of_radius(radius: float) -> np.ndarray:
+    """scikit-image's ``disk(radius)`` for any radius, as the references call it.
+
+    For a non-integer radius (MOSEv2's adaptive tolerance) the grid is ``arange(-r, r + 1)``: offsets that are not
+    whole numbers, so the kernel is not centred on its anchor. OpenCV then dilates with it as it is; savkit does the
+    same (see :func:`count_matches`).
+    """
     offsets = np.arange(-radius, radius + 1)
     return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius**2).astype(np.uint8)
+
+
+def count_matches(points: np.ndarray, targets: np.ndarray, radius: float) -> int:
+    """How many True pixels of ``points`` lie in OpenCV's dilation of ``targets`` by ``disk_of_radius(radius)``.
+
+    A whole radius gives a centred disk and the fast square-dilation path; any other radius the plain dilation.
+    """
+    if float(radius).is_integer():
+        return count_within_disk(points, targets, disk_of_radius(float(radius)))
+    dilated = cv2.dilate(targets.view(np.uint8), disk_of_radius(float(radius))).view(bool)
+    return int(np.count_nonzero(points & dilated))
+
+
+def boundary_f(pred_boundary: np.ndarray, gt_boundary: np.ndarray, radius: float) -> float:
+    """Boundary F for any tolerance radius, with the reference rules for empty boundaries."""
+    n_pred = int(np.count_nonzero(pred_boundary))
+    n_gt = int(np.count_nonzero(gt_boundary))
+    if n_pred == 0 or n_gt == 0:
+        return _f_for_empty_boundary(n_pred, n_gt)
+    precision = count_matches(pred_boundary, gt_boundary, radius) / float(n_pred)
+    recall = count_matches(gt_boundary, pred_boundary, radius) / float(n_gt)
+    if precision + recall == 0:
+        return 0.0
+    return 2 * precision * recall / (precision + recall)
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:
@@ -119,9 +154,24 @@ def occupied_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def score_frame(pred: np.ndarray, gt: np.ndarray, disk: np.ndarray) -> tuple[float, float]:
     """(J, F) of one binary prediction against one binary ground truth of the same shape."""
+    crops = crop_to_objects(pred, gt)
+    if crops is None:
+        return 1.0, 1.0
+    pred_crop, gt_crop = crops
+    intersection = int(np.count_nonzero(pred_crop & gt_crop))
+    j = jaccard(intersection, int(np.count_nonzero(pred_crop)), int(np.count_nonzero(gt_crop)))
+    f = f_measure(boundary_map(pred_crop), boundary_map(gt_crop), disk)
+    return j, f
+
+
+def crop_to_objects(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Both masks cropped to the band where pixels and boundary pixels can be, or None when both are empty.
+
+    Counts and boundary matches on the crops equal the full-frame ones (see the module docstring).
+    """
     box = occupied_box(pred | gt)
     if box is None:
-        return 1.0, 1.0
+        return None
     top, bottom, left, right = box
     # One pixel above/left of the objects can be a boundary pixel; one below/right keeps seg2bmap's
     # last-row/last-column rule confined to the true image edge.
@@ -129,11 +179,48 @@ def score_frame(pred: np.ndarray, gt: np.ndarray, disk: np.ndarray) -> tuple[flo
         slice(max(top - 1, 0), min(bottom + 1, pred.shape[0])),
         slice(max(left - 1, 0), min(right + 1, pred.shape[1])),
     )
-    pred_crop, gt_crop = pred[crop], gt[crop]
-    intersection = int(np.count_nonzero(pred_crop & gt_crop))
-    j = jaccard(intersection, int(np.count_nonzero(pred_crop)), int(np.count_nonzero(gt_crop)))
-    f = f_measure(boundary_map(pred_crop), boundary_map(gt_crop), disk)
-    return j, f
+    return pred[crop], gt[crop]
+
+
+@dataclass(frozen=True)
+class FrameParts:
+    """What every protocol's per-frame scores are made of: pixel counts and the two boundary maps (on the crop)."""
+
+    intersection: int
+    pred_area: int
+    gt_area: int
+    pred_boundary: np.ndarray | None
+    gt_boundary: np.ndarray | None
+
+    @property
+    def union(self) -> int:
+        return self.pred_area + self.gt_area - self.intersection
+
+    def f(self, radius: float) -> float:
+        """Boundary F at a tolerance radius (1 when both masks are empty)."""
+        if self.pred_boundary is None or self.gt_boundary is None:
+            return 1.0
+        return boundary_f(self.pred_boundary, self.gt_boundary, radius)
+
+
+def frame_parts(pred: np.ndarray, gt: np.ndarray) -> FrameParts:
+    """Counts and boundary maps of one binary prediction against one binary GT, computed on the crop."""
+    crops = crop_to_objects(pred, gt)
+    if crops is None:
+        return FrameParts(0, 0, 0, None, None)
+    pred_crop, gt_crop = crops
+    return FrameParts(
+        int(np.count_nonzero(pred_crop & gt_crop)),
+        int(np.count_nonzero(pred_crop)),
+        int(np.count_nonzero(gt_crop)),
+        boundary_map(pred_crop),
+        boundary_map(gt_crop),
+    )
+
+
+def diagonal_radius(height: int, width: int) -> float:
+    """The classic tolerance radius ceil(0.008 * diagonal) as the references compute it."""
+    return float(np.ceil(0.008 * np.linalg.norm((height, width))))
 
 
 def decay(values: np.ndarray) -> float:

@@ -11,12 +11,10 @@ import numpy as np
 
 from savkit.errors import SavkitError
 from savkit.eval.discover import EvalPlan
-from savkit.eval.metrics import decay, recall
-from savkit.eval.protocols import get_protocol
-from savkit.eval.protocols.base import ObjectFrames, TaskScores
+from savkit.eval.protocols.base import DAVIS_STATISTICS, ObjectFrames, Protocol, TaskScores
 from savkit.io.atomic import write_texts_atomic
 
-STATISTICS = ("J&F", "J", "F", "J_recall", "J_decay", "F_recall", "F_decay")
+STATISTICS = DAVIS_STATISTICS
 
 
 @dataclass
@@ -35,6 +33,7 @@ class ObjectResult:
         return self.frames.object
 
     def to_json(self) -> dict:
+        series = {f"{name}_frames": values for name, values in self.frames.extra.items()}
         return {
             "video": self.video,
             "object": self.object,
@@ -42,6 +41,7 @@ class ObjectResult:
             "frames": [name.removesuffix(".png") for name in self.frames.frames],
             "J_frames": self.frames.j,
             "F_frames": self.frames.f,
+            **series,
         }
 
 
@@ -54,6 +54,8 @@ class EvalReport:
     global_scores: dict[str, float]
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    columns: tuple[str, ...] = ("J&F", "J", "F")
+    console_statistics: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -69,17 +71,17 @@ class EvalReport:
         return json.dumps(self.to_json(), indent=1) + "\n"
 
     def csv_text(self) -> str:
-        """``results.csv`` exactly as the official evaluator writes it."""
+        """``results.csv`` exactly as the official evaluator writes it (with the protocol's columns)."""
         width = max(*(len(video) for video in self.videos), len("Global score"))
         g = self.global_scores
         lines = [
-            f"{'sequence':<{width}},{'obj':>3}, {'J&F':>4}, {'J':>4}, {'F':>4}",
-            f"{'Global score':<{width}},{'':>3}, {g['J&F']:.1f}, {g['J']:.1f}, {g['F']:.1f}",
+            f"{'sequence':<{width}},{'obj':>3}, " + ", ".join(f"{name:>4}" for name in self.columns),
+            f"{'Global score':<{width}},{'':>3}, " + ", ".join(_one_decimal(g.get(n)) for n in self.columns),
         ]
         for obj in self.objects:
             key = obj.frames.label if obj.frames.label is not None else obj.object
-            s = obj.stats
-            lines.append(f"{obj.video:<{width}},{key:03}, {s['J&F']:>4.1f}, {s['J']:>4.1f}, {s['F']:>4.1f}")
+            values = ", ".join(f"{_one_decimal(obj.stats.get(name)):>4}" for name in self.columns)
+            lines.append(f"{obj.video:<{width}},{key:03}, {values}")
         return "\n".join(lines) + "\n"
 
     def write(self, csv_path: str | os.PathLike, json_path: str | os.PathLike) -> None:
@@ -90,16 +92,17 @@ class EvalReport:
         """The official console output: the table without commas, then the summary; a protocol's further
         statistics (davis2017: recall and decay) as extra columns and one more summary line."""
         g = self.global_scores
-        names = get_protocol(self.protocol).console_statistics
+        names = self.console_statistics
         header, *body = self.csv_text().replace(",", " ").splitlines()
         rows = [g, *(obj.stats for obj in self.objects)]
         lines = [header + _statistics_cells(names, None)]
         lines += [line + _statistics_cells(names, stats) for line, stats in zip(body, rows, strict=True)]
-        extra = " ".join(f"{_label(name)}: {g[name]:.1f}" for name in names)
+        summary = " ".join(f"{name}: {_one_decimal(g.get(name))}" for name in self.columns)
+        extra = " ".join(f"{_label(name)}: {_one_decimal(g.get(name))}" for name in names)
         return (
             "\n".join(lines)
             + "\n\nSummary:\n"
-            + f"Global score: J&F: {g['J&F']:.1f} J: {g['J']:.1f} F: {g['F']:.1f}\n"
+            + f"Global score: {summary}\n"
             + (f"Recall and decay: {extra}\n" if extra else "")
             + f"Time taken: {self.seconds:.2f}s\n"
         )
@@ -114,47 +117,40 @@ def _label(name: str) -> str:
 def _statistics_cells(names: tuple[str, ...], stats: dict[str, float] | None) -> str:
     """The extra columns of one console row: the labels (header, ``stats`` None) or the values."""
     cells = (
-        f"{_label(name) if stats is None else format(stats[name], '.1f'):>{len(_label(name))}}"
+        f"{_label(name) if stats is None else _one_decimal(stats.get(name)):>{len(_label(name))}}"
         for name in names
     )
     return "".join(f"  {cell}" for cell in cells)
 
 
-def object_statistics(frames: ObjectFrames) -> dict[str, float]:
-    """Mean (the official J and F), recall and decay of one object, in percent."""
-    j, f = np.asarray(frames.j, dtype=float), np.asarray(frames.f, dtype=float)
-    j_mean, f_mean = np.mean(frames.j) * 100, np.mean(frames.f) * 100
-    return {
-        "J&F": (j_mean + f_mean) / 2,
-        "J": j_mean,
-        "F": f_mean,
-        "J_recall": recall(j) * 100,
-        "J_decay": decay(j) * 100,
-        "F_recall": recall(f) * 100,
-        "F_decay": decay(f) * 100,
-    }
-
-
-def global_statistics(objects: list[ObjectResult]) -> dict[str, float]:
-    """Means over all objects of all videos (not means of video means), J&F from the global J and F."""
-    scores = {name: float(np.array([obj.stats[name] for obj in objects]).mean()) for name in STATISTICS[1:]}
-    return {"J&F": (scores["J"] + scores["F"]) / 2, **scores}
+def _one_decimal(value: float | None) -> str:
+    return "-" if value is None or np.isnan(value) else f"{value:.1f}"
 
 
 def build_report(
-    plan: EvalPlan, task_scores: list[TaskScores], protocol: str, skip_first_and_last: bool, start: float
+    plan: EvalPlan, task_scores: list[TaskScores], protocol: Protocol, skip_first_and_last: bool, start: float
 ) -> EvalReport:
     objects = [
-        ObjectResult(frames, object_statistics(frames)) for scores in task_scores for frames in scores.objects
+        ObjectResult(frames, protocol.object_statistics(frames))
+        for scores in task_scores
+        for frames in scores.objects
     ]
     if not objects:
         raise SavkitError(
             f"no object could be scored in {plan.gt_root}: every evaluated GT frame is empty or no frame is left "
             "after skipping the first and last (try --do_not_skip_first_and_last_frame)"
         )
-    warnings = plan.warnings + _sanity_warnings(plan, task_scores)
+    pairs = [(obj.frames, obj.stats) for obj in objects]
+    warnings = plan.warnings + _sanity_warnings(plan, task_scores) + protocol.global_warnings(pairs)
     report = EvalReport(
-        protocol, skip_first_and_last, plan.videos, objects, global_statistics(objects), warnings
+        protocol.name,
+        skip_first_and_last,
+        plan.videos,
+        objects,
+        protocol.global_statistics(pairs),
+        warnings,
+        columns=protocol.table_columns,
+        console_statistics=protocol.console_statistics,
     )
     report.seconds = time.perf_counter() - start
     return report

@@ -6,6 +6,7 @@ One module per protocol, on the shared base in :mod:`savkit.eval.protocols.base`
 from __future__ import annotations
 
 from savkit.errors import SavkitError
+from savkit.eval.options import EvalOptions
 from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
 from savkit.eval.protocols.davis2017 import Davis2017Protocol
 from savkit.eval.protocols.sav import SavProtocol
@@ -13,12 +14,13 @@ from savkit.eval.protocols.sav import SavProtocol
 PROTOCOLS: dict[str, type[Protocol]] = {"sav": SavProtocol, "davis2017": Davis2017Protocol}
 
 
-def get_protocol(name: str) -> Protocol:
-    """The protocol registered under ``name``."""
+def get_protocol(name: str, options: EvalOptions | None = None) -> Protocol:
+    """The protocol registered under ``name``, set up with the run's options."""
     try:
-        return PROTOCOLS[name]()
+        protocol = PROTOCOLS[name]
     except KeyError:
         raise SavkitError(f"unknown protocol {name!r}: choose one of {', '.join(PROTOCOLS)}") from None
+    return protocol(options)
 
 
 __all__ = ["PROTOCOLS", "ObjectFrames", "Protocol", "VideoScorer", "get_protocol"]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from savkit.eval.discover import SAV_LAYOUT, EvalTask
+from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask, plan_evaluation
 from savkit.eval.masks import id_mask
-from savkit.eval.metrics import score_frame, tolerance_disk
+from savkit.eval.metrics import decay, recall, score_frame, tolerance_disk
+from savkit.eval.options import EvalOptions
+
+#: The davis2017 statistics of one object, in percent: the names of ``results.json``.
+DAVIS_STATISTICS = ("J&F", "J", "F", "J_recall", "J_decay", "F_recall", "F_decay")
 
 
 @dataclass
@@ -23,6 +28,7 @@ class ObjectFrames:
     frames: list[str]
     j: list[float]
     f: list[float]
+    extra: dict[str, list[float]] = field(default_factory=dict)  # a protocol's other per-frame series
 
 
 @dataclass
@@ -84,11 +90,26 @@ class VideoScorer(ABC):
 
 
 class Protocol(ABC):
-    """A named set of scoring rules."""
+    """A named set of scoring rules: which frames and objects (:meth:`plan`), how a frame is scored
+    (:meth:`scorer`), and how per-frame scores become per-object and global statistics."""
 
     name: str
     #: Statistics (keys of an object's stats, beyond J&F, J and F) the console table shows as extra columns.
     console_statistics: tuple[str, ...] = ()
+    #: the global statistics shown in the console table and ``results.csv`` (one decimal each)
+    table_columns: tuple[str, ...] = ("J&F", "J", "F")
+
+    def __init__(self, options: EvalOptions | None = None) -> None:
+        self.options = options or EvalOptions(protocol=self.name)
+
+    def plan(self, gt_root: str | os.PathLike, pred_root: str | os.PathLike) -> EvalPlan:
+        """The tasks of an evaluation: by default the official SA-V evaluator's folder rules."""
+        return plan_evaluation(
+            gt_root,
+            pred_root,
+            strict=self.options.strict,
+            skip_first_and_last=self.options.skip_first_and_last,
+        )
 
     @abstractmethod
     def scorer(self, task: EvalTask, first_gt: np.ndarray | None) -> VideoScorer:
@@ -97,3 +118,28 @@ class Protocol(ABC):
     def needs_first_gt(self, task: EvalTask) -> bool:
         """Whether :meth:`scorer` needs the first GT frame (read by the caller)."""
         return False
+
+    def object_statistics(self, frames: ObjectFrames) -> dict[str, float]:
+        """Mean (the official J and F), recall and decay of one object, in percent."""
+        j, f = np.asarray(frames.j, dtype=float), np.asarray(frames.f, dtype=float)
+        j_mean, f_mean = np.mean(frames.j) * 100, np.mean(frames.f) * 100
+        return {
+            "J&F": (j_mean + f_mean) / 2,
+            "J": j_mean,
+            "F": f_mean,
+            "J_recall": recall(j) * 100,
+            "J_decay": decay(j) * 100,
+            "F_recall": recall(f) * 100,
+            "F_decay": decay(f) * 100,
+        }
+
+    def global_statistics(self, objects: list[tuple[ObjectFrames, dict[str, float]]]) -> dict[str, float]:
+        """Means over all objects of all videos (not means of video means), J&F from the global J and F."""
+        scores = {
+            name: float(np.array([stats[name] for _, stats in objects]).mean()) for name in DAVIS_STATISTICS[1:]
+        }
+        return {"J&F": (scores["J"] + scores["F"]) / 2, **scores}
+
+    def global_warnings(self, objects: list[tuple[ObjectFrames, dict[str, float]]]) -> list[str]:
+        """Warnings about the statistics themselves (e.g. a group with no object)."""
+        return []
