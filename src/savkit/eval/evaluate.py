@@ -37,7 +37,7 @@ def evaluate(
     if progress is not None:
         scores = progress(scores, len(plan.tasks))
     collected = list(scores)
-    return build_report(plan, collected, protocol, options.skip_first_and_last, start)
+    return build_report(plan, collected, protocol, start)
 
 
 def score_task(task: EvalTask, options: EvalOptions | str) -> TaskScores:

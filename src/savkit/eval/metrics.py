@@ -218,6 +218,16 @@ def frame_parts(pred: np.ndarray, gt: np.ndarray) -> FrameParts:
     )
 
 
+def region_j(pred: np.ndarray, gt: np.ndarray) -> float:
+    """J alone (for the protocols that do not score boundaries), on the crop."""
+    crops = crop_to_objects(pred, gt)
+    if crops is None:
+        return 1.0
+    pred_crop, gt_crop = crops
+    intersection = int(np.count_nonzero(pred_crop & gt_crop))
+    return jaccard(intersection, int(np.count_nonzero(pred_crop)), int(np.count_nonzero(gt_crop)))
+
+
 def diagonal_radius(height: int, width: int) -> float:
     """The classic tolerance radius ceil(0.008 * diagonal) as the references compute it."""
     return float(np.ceil(0.008 * np.linalg.norm((height, width))))

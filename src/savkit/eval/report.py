@@ -128,7 +128,7 @@ def _one_decimal(value: float | None) -> str:
 
 
 def build_report(
-    plan: EvalPlan, task_scores: list[TaskScores], protocol: Protocol, skip_first_and_last: bool, start: float
+    plan: EvalPlan, task_scores: list[TaskScores], protocol: Protocol, start: float
 ) -> EvalReport:
     objects = [
         ObjectResult(frames, protocol.object_statistics(frames))
@@ -144,7 +144,7 @@ def build_report(
     warnings = plan.warnings + _sanity_warnings(plan, task_scores) + protocol.global_warnings(pairs)
     report = EvalReport(
         protocol.name,
-        skip_first_and_last,
+        protocol.skips_first_and_last,
         plan.videos,
         objects,
         protocol.global_statistics(pairs),

@@ -9,9 +9,16 @@ from savkit.errors import SavkitError
 from savkit.eval.options import EvalOptions
 from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
 from savkit.eval.protocols.davis2017 import Davis2017Protocol
+from savkit.eval.protocols.davis2017_unsupervised import Davis2017UnsupervisedProtocol
 from savkit.eval.protocols.sav import SavProtocol
+from savkit.eval.protocols.vost import VostProtocol
 
-PROTOCOLS: dict[str, type[Protocol]] = {"sav": SavProtocol, "davis2017": Davis2017Protocol}
+PROTOCOLS: dict[str, type[Protocol]] = {
+    "sav": SavProtocol,
+    "davis2017": Davis2017Protocol,
+    "davis2017-unsupervised": Davis2017UnsupervisedProtocol,
+    "vost": VostProtocol,
+}
 
 
 def get_protocol(name: str, options: EvalOptions | None = None) -> Protocol:

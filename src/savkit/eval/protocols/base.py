@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from savkit.errors import SavkitError
 from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask, plan_evaluation
 from savkit.eval.masks import id_mask
 from savkit.eval.metrics import decay, recall, score_frame, tolerance_disk
 from savkit.eval.options import EvalOptions
+
+VOID = 255
 
 #: The davis2017 statistics of one object, in percent: the names of ``results.json``.
 DAVIS_STATISTICS = ("J&F", "J", "F", "J_recall", "J_decay", "F_recall", "F_decay")
@@ -89,6 +92,30 @@ class VideoScorer(ABC):
         return f"{self.task.video}/{self.task.object}" if self.task.object else self.task.video
 
 
+def require_davis_layout(plan: EvalPlan, protocol: str) -> EvalPlan:
+    """The protocols of DAVIS-style benchmarks read indexed PNGs (one per frame, pixel value = object id)."""
+    for task in plan.tasks:
+        if task.layout == SAV_LAYOUT:
+            raise SavkitError(
+                f"--protocol {protocol} reads one indexed PNG per frame (DAVIS layout), but {task.gt_dir} is an "
+                "SA-V object folder: use --protocol sav or davis2017 for per-object folders"
+            )
+    return plan
+
+
+def without_void(labels: np.ndarray) -> np.ndarray:
+    """A label image with void (255) set to background, as the DAVIS-style references do with their GT."""
+    void = labels == VOID
+    return np.where(void, 0, labels).astype(labels.dtype) if void.any() else labels
+
+
+def largest_first_frame_id(first_gt: np.ndarray | None) -> int:
+    """N of the DAVIS-style references: the largest object id of the first GT frame, void aside."""
+    if first_gt is None or first_gt.dtype == bool:
+        return 1
+    return int(without_void(first_gt).max())
+
+
 class Protocol(ABC):
     """A named set of scoring rules: which frames and objects (:meth:`plan`), how a frame is scored
     (:meth:`scorer`), and how per-frame scores become per-object and global statistics."""
@@ -105,11 +132,13 @@ class Protocol(ABC):
     def plan(self, gt_root: str | os.PathLike, pred_root: str | os.PathLike) -> EvalPlan:
         """The tasks of an evaluation: by default the official SA-V evaluator's folder rules."""
         return plan_evaluation(
-            gt_root,
-            pred_root,
-            strict=self.options.strict,
-            skip_first_and_last=self.options.skip_first_and_last,
+            gt_root, pred_root, strict=self.options.strict, skip_first_and_last=self.skips_first_and_last
         )
+
+    @property
+    def skips_first_and_last(self) -> bool:
+        """Whether the first and last frames are left out (``--do_not_skip_first_and_last_frame`` keeps them)."""
+        return self.options.skip_first_and_last
 
     @abstractmethod
     def scorer(self, task: EvalTask, first_gt: np.ndarray | None) -> VideoScorer:
@@ -136,7 +165,8 @@ class Protocol(ABC):
     def global_statistics(self, objects: list[tuple[ObjectFrames, dict[str, float]]]) -> dict[str, float]:
         """Means over all objects of all videos (not means of video means), J&F from the global J and F."""
         scores = {
-            name: float(np.array([stats[name] for _, stats in objects]).mean()) for name in DAVIS_STATISTICS[1:]
+            name: float(np.array([stats[name] for _, stats in objects]).mean())
+            for name in DAVIS_STATISTICS[1:]
         }
         return {"J&F": (scores["J"] + scores["F"]) / 2, **scores}
 
