@@ -130,3 +130,124 @@ def davis_unsupervised_reference(gt_root: Path, pred_root: Path) -> dict:
         for row, col in zip(rows, cols, strict=True):
             out[(seq, str(col + 1))] = (*db_statistics(j_all[row, col]), *db_statistics(f_all[row, col]))
     return out
+
+
+def mose_iou(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """metricsv2's db_eval_iou on stacked frames: (I + 1) / (U + 1), clipped, 1 for an empty union."""
+    inters = np.sum(np.logical_and(pred, gt), axis=(-2, -1))
+    union = np.sum(np.logical_or(pred, gt), axis=(-2, -1))
+    j = np.clip((inters + 1) / (union + 1), 0, 1)
+    j[np.isclose(union, 0)] = 1
+    return j, np.sum(gt, axis=(-2, -1)) == 0
+
+
+def mose_f_adaptive(fg: np.ndarray, gt: np.ndarray) -> tuple[float, float]:
+    """metricsv2's f_measure_adaptive in the 'area' mode with bound_th = 0.1: (classic F, adaptive F)."""
+    cap = 0.008 * np.linalg.norm(fg.shape)
+    if np.any(gt):
+        bound_pix = np.ceil(0.1 * np.sqrt(np.sum(gt > 0)))
+    else:
+        bound_pix = np.ceil(0.1 * np.linalg.norm(fg.shape))
+    bound_pix = min(cap, bound_pix)
+    if bound_pix < cap:
+        return f_with_radius(fg, gt, np.ceil(cap)), f_with_radius(fg, gt, bound_pix)
+    f = f_with_radius(fg, gt, cap)
+    return f, f
+
+
+def _mose_segments(j_list, f_list, empty_gt):
+    disappear_frames = np.where(~empty_gt[:-1] & empty_gt[1:])[0] + 1
+    if empty_gt[0] == 1:
+        disappear_frames = np.insert(disappear_frames, 0, 0)
+    reappear_frames = np.where(empty_gt[:-1] & ~empty_gt[1:])[0] + 1
+    disappear, reappear = None, None
+    segments = []
+    for i, start in enumerate(disappear_frames):
+        end = reappear_frames[i] if i < len(reappear_frames) else len(empty_gt)
+        if start > 0:
+            segments.append((j_list[start:end].mean(), f_list[start:end].mean()))
+    if segments:
+        disappear = (np.mean([s[0] for s in segments]), np.mean([s[1] for s in segments]))
+    segments = []
+    for i, start in enumerate(reappear_frames):
+        end = disappear_frames[i + 1] if i + 1 < len(disappear_frames) else len(empty_gt)
+        segments.append((j_list[start:end].mean(), f_list[start:end].mean()))
+    if segments:
+        reappear = (np.mean([s[0] for s in segments]), np.mean([s[1] for s in segments]))
+    return disappear, reappear
+
+
+def mosev2_reference(gt_root: Path, pred_root: Path, meta: dict) -> dict:
+    """{(video, object): (J, F_adaptive, F, disappear (J, F) or None, reappear (J, F) or None)}, as score.py."""
+    out = {}
+    for vid in os.listdir(gt_root):
+        info = meta["videos"][vid]
+        length = info["length"]
+        assert length == len(os.listdir(gt_root / vid))
+        for anno_id in info["objects"]:
+            if not (pred_root / vid).exists():
+                out[(vid, str(anno_id))] = (0, 0, 0, None, None)
+                continue
+            names = sorted(
+                (x for x in os.listdir(pred_root / vid) if not x.startswith(".") and x.endswith(".png")),
+                key=lambda x: int(x.split(".")[0]),
+            )
+            frames = [names[k].split(".")[0] for k in range(1, length - 1)]
+            if not frames:
+                out[(vid, str(anno_id))] = (0, 0, 0, None, None)
+                continue
+            gts = np.stack([read_labels(gt_root / vid / f"{n}.png") for n in frames])
+            preds = np.stack([read_labels(pred_root / vid / f"{n}.png") for n in frames])
+            gt_masks = (gts == int(anno_id)).astype("uint8")
+            pred_masks = (preds == int(anno_id)).astype("uint8")
+            j_list, empty_gt = mose_iou(gt_masks, pred_masks)
+            pairs = [mose_f_adaptive(p, g) for p, g in zip(pred_masks, gt_masks, strict=True)]
+            f_classic = np.array([p[0] for p in pairs])
+            f_adaptive = np.array([p[1] for p in pairs])
+            disappear, reappear = _mose_segments(j_list, f_adaptive, empty_gt.astype(bool))
+            out[(vid, str(anno_id))] = (
+                j_list.mean(),
+                f_adaptive.mean(),
+                f_classic.mean(),
+                disappear,
+                reappear,
+            )
+    return out
+
+
+def lvos_reference(gt_root: Path, pred_root: Path, meta: dict, unseen: set[str]) -> tuple[dict, dict]:
+    """Per object {(video, position): (J, F, V)} and the global scores, as lvos-evaluation computes them."""
+    per_object, groups = {}, {"seen": [], "unseen": []}
+    for seq in sorted(meta["videos"]):
+        objs = list(meta["videos"][seq]["objects"].keys())
+        for position, obj in enumerate(objs, start=1):
+            frame_range = meta["videos"][seq]["objects"][obj]["frame_range"]
+            count = int(frame_range["frame_nums"])
+            j_res, f_res = np.zeros((1, count - 2)), np.zeros((1, count - 2))
+            oidx = 0
+            for ii in range(int(frame_range["start"]), int(frame_range["end"]), 5):
+                if oidx == 0 or oidx == count - 1:
+                    oidx += 1
+                    continue
+                name = f"{ii:08d}.png"
+                gt = read_labels(gt_root / seq / name) == int(obj)
+                pred = read_labels(pred_root / seq / name) == int(obj)
+                j_res[0, oidx - 1] = davis_j(gt, pred)
+                f_res[0, oidx - 1] = davis_f(pred, gt)
+                oidx += 1
+            jm, fm = np.nanmean(j_res), np.nanmean(f_res)
+            jf = (j_res + f_res) / 2
+            variance = np.nansum((np.nanmean(jf) - jf) ** 2) / jf.shape[1]
+            v = math.sqrt(round(variance, 4))
+            per_object[(seq, str(position))] = (jm, fm, v)
+            groups["unseen" if seq in unseen else "seen"].append((jm, fm, v))
+    mean = {g: np.mean(np.array(values), axis=0) for g, values in groups.items()}
+    global_scores = {
+        "J&F": ((mean["seen"][0] + mean["seen"][1]) + (mean["unseen"][0] + mean["unseen"][1])) / 4.0,
+        "J_seen": mean["seen"][0],
+        "J_unseen": mean["unseen"][0],
+        "F_seen": mean["seen"][1],
+        "F_unseen": mean["unseen"][1],
+        "V": (mean["seen"][2] + mean["unseen"][2]) / 2,
+    }
+    return per_object, global_scores

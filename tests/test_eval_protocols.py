@@ -9,7 +9,12 @@ import pytest
 from PIL import Image
 
 from evaldata import random_sequence, write_mask
-from protocol_references import davis_unsupervised_reference, vost_reference
+from protocol_references import (
+    davis_unsupervised_reference,
+    lvos_reference,
+    mosev2_reference,
+    vost_reference,
+)
 from savkit.cli import main
 from savkit.errors import SavkitError
 from savkit.eval import EvalOptions, evaluate
@@ -117,3 +122,145 @@ def test_vost_cli_writes_its_statistics(tmp_path, capsys):
     assert {"J", "J_tr"} <= set(data["objects"][0])
     out = capsys.readouterr().out
     assert "Global score: J: " in out and "J_tr: " in out
+
+
+def make_mose_set(root, seed, shape=(120, 160), frames=10):
+    """MOSEv2-like data: objects small enough for the adaptive tolerance and large ones at the cap, objects that
+    vanish and come back, a video without predictions, meta objects as a list and as a mapping."""
+    rng = np.random.default_rng(seed)
+    gt_root, pred_root = root / "gt", root / "pred"
+    meta = {"videos": {}}
+    for v in range(3):
+        video = f"m{v}"
+        ids = [1, 2, 4][: int(rng.integers(1, 4))]
+        gts = [np.zeros(shape, np.uint8) for _ in range(frames)]
+        preds = [np.zeros(shape, np.uint8) for _ in range(frames)]
+        for obj in ids:
+            for k in range(frames):
+                if rng.random() < 0.3:
+                    continue  # gone in this frame: disappear / reappear segments
+                size = int(rng.choice([3, 6, 40]))  # areas under and over the adaptive cap
+                y, x = int(rng.integers(0, shape[0] - size)), int(rng.integers(0, shape[1] - size))
+                gts[k][y : y + size, x : x + size] = obj
+                dy, dx = rng.integers(-2, 3, size=2)
+                preds[k][max(y + dy, 0) : y + dy + size, max(x + dx, 0) : x + dx + size] = obj
+        objects = [str(i) for i in ids] if v % 2 else {str(i): {"category": "x"} for i in ids}
+        meta["videos"][video] = {"length": frames, "objects": objects}
+        for k in range(frames):
+            write_mask(gt_root / video / f"{k:05d}.png", gts[k], mode="P")
+            if v < 2:
+                write_mask(pred_root / video / f"{k:05d}.png", preds[k], mode="P")
+    (root / "meta.json").write_text(json.dumps(meta))
+    return gt_root, pred_root, meta
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mosev2_matches_reference(tmp_path, seed):
+    gt, pred, meta = make_mose_set(tmp_path, seed)
+    report = evaluate(gt, pred, EvalOptions(protocol="mosev2", meta=str(tmp_path / "meta.json")))
+    reference = mosev2_reference(gt, pred, meta)
+
+    def seg(stats, name):
+        return (
+            None
+            if stats[f"{name}_J"] is None
+            else (stats[f"{name}_J"] / 100, stats[f"{name}_F_adaptive"] / 100)
+        )
+
+    ours = {
+        (o.video, o.object): (
+            o.stats["J"] / 100,
+            o.stats["F_adaptive"] / 100,
+            o.stats["F"] / 100,
+            seg(o.stats, "disappear"),
+            seg(o.stats, "reappear"),
+        )
+        for o in report.objects
+    }
+    assert ours.keys() == reference.keys()
+    for key, (j, fa, f, gone, back) in reference.items():
+        assert ours[key][:3] == pytest.approx((j, fa, f), abs=1e-9), key
+        for mine, theirs in zip(ours[key][3:], (gone, back), strict=True):
+            assert (mine is None) == (theirs is None), key
+            if theirs is not None:
+                assert mine == pytest.approx(theirs, abs=1e-9), key
+    values = list(reference.values())
+    assert report.global_scores["J&F_adaptive"] == pytest.approx(
+        (np.mean([v[0] for v in values]) + np.mean([v[1] for v in values])) * 50, abs=1e-9
+    )
+    assert any("no prediction" in w for w in report.warnings)
+
+
+def test_mosev2_adaptive_tolerance_is_tighter_than_classic(tmp_path):
+    """A 3x3 object shifted by 2 pixels at 120x160: within the classic 2 px tolerance, outside the adaptive 1 px."""
+    gt, pred = np.zeros((120, 160), np.uint8), np.zeros((120, 160), np.uint8)
+    gt[50:53, 50:53], pred[50:53, 52:55] = 1, 1
+    for k in range(3):
+        write_mask(tmp_path / "gt" / "v" / f"{k:05d}.png", gt, mode="P")
+        write_mask(tmp_path / "pred" / "v" / f"{k:05d}.png", pred, mode="P")
+    (tmp_path / "meta.json").write_text(json.dumps({"videos": {"v": {"length": 3, "objects": ["1"]}}}))
+    report = evaluate(
+        tmp_path / "gt", tmp_path / "pred", EvalOptions(protocol="mosev2", meta=str(tmp_path / "meta.json"))
+    )
+    stats = report.objects[0].stats
+    assert stats["F"] == 100.0 and stats["F_adaptive"] < stats["F"]
+    assert stats["J"] == pytest.approx(100 * (3 + 1) / (15 + 1))
+
+
+def test_mosev2_needs_meta(tmp_path):
+    gt, pred, _ = make_mose_set(tmp_path, seed=0)
+    with pytest.raises(SavkitError, match="--meta"):
+        evaluate(gt, pred, EvalOptions(protocol="mosev2"))
+
+
+def make_lvos_set(root, seed, shape=(36, 44)):
+    rng = np.random.default_rng(seed)
+    gt_root, pred_root = root / "Annotations", root / "pred"
+    meta = {"videos": {}}
+    for v in range(4):
+        video = f"lv{v}"
+        objects = {}
+        canvas_gt, canvas_pred = {}, {}
+        for obj in (1, 3)[: int(rng.integers(1, 3))]:
+            start = int(rng.integers(0, 4)) * 5
+            count = int(rng.integers(3, 9))
+            frames = count - (1 if obj == 3 and v == 1 else 0)  # one range shorter than frame_nums
+            objects[str(obj)] = {
+                "frame_range": {"start": start, "end": start + 5 * frames, "frame_nums": count}
+            }
+            masks = random_sequence(rng, shape, frames)
+            for k, mask in enumerate(masks):
+                name = f"{start + 5 * k:08d}.png"
+                canvas_gt.setdefault(name, np.zeros(shape, np.uint8))[mask] = obj
+                moved = np.roll(mask, int(rng.integers(-2, 3)), axis=1)
+                canvas_pred.setdefault(name, np.zeros(shape, np.uint8))[moved] = obj
+        for name in canvas_gt:
+            write_mask(gt_root / video / name, canvas_gt[name], mode="P")
+            write_mask(pred_root / video / name, canvas_pred[name], mode="P")
+        meta["videos"][video] = {"objects": objects}
+    (root / "valid_meta.json").write_text(json.dumps(meta))
+    (root / "unseen_videos.txt").write_text("lv1\nlv3\n")
+    return root, pred_root, meta
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lvos_matches_reference(tmp_path, seed):
+    root, pred, meta = make_lvos_set(tmp_path, seed)
+    options = EvalOptions(
+        protocol="lvos", meta=str(root / "valid_meta.json"), unseen_list=str(root / "unseen_videos.txt")
+    )
+    report = evaluate(root, pred, options)
+    per_object, global_scores = lvos_reference(root / "Annotations", pred, meta, {"lv1", "lv3"})
+    ours = {
+        (o.video, o.object): (o.stats["J"] / 100, o.stats["F"] / 100, o.stats["V"] / 100)
+        for o in report.objects
+    }
+    _assert_close(ours, per_object)
+    for name, value in global_scores.items():
+        assert report.global_scores[name] / 100 == pytest.approx(value, abs=1e-9), name
+
+
+def test_lvos_needs_the_unseen_list(tmp_path):
+    root, pred, _ = make_lvos_set(tmp_path, seed=0)
+    with pytest.raises(SavkitError, match="--unseen-list"):
+        evaluate(root, pred, EvalOptions(protocol="lvos", meta=str(root / "valid_meta.json")))

@@ -27,6 +27,12 @@ class EvalTask:
     pred_dir: Path
     frames: tuple[str, ...]
     first_gt_frame: str
+    #: (reported key, pixel id) of each object to score, when a meta file names them (mosev2, lvos)
+    objects: tuple[tuple[str, int], ...] = ()
+    #: the prediction folder is absent and the protocol scores its objects as zeros (mosev2)
+    prediction_missing: bool = False
+    #: evaluated positions without a frame, which the reference counts as J = F = 0 (lvos)
+    zero_frames: int = 0
 
 
 @dataclass

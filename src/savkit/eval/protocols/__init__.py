@@ -10,6 +10,8 @@ from savkit.eval.options import EvalOptions
 from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
 from savkit.eval.protocols.davis2017 import Davis2017Protocol
 from savkit.eval.protocols.davis2017_unsupervised import Davis2017UnsupervisedProtocol
+from savkit.eval.protocols.lvos import LvosProtocol
+from savkit.eval.protocols.mosev2 import Mosev2Protocol
 from savkit.eval.protocols.sav import SavProtocol
 from savkit.eval.protocols.vost import VostProtocol
 
@@ -18,6 +20,8 @@ PROTOCOLS: dict[str, type[Protocol]] = {
     "davis2017": Davis2017Protocol,
     "davis2017-unsupervised": Davis2017UnsupervisedProtocol,
     "vost": VostProtocol,
+    "mosev2": Mosev2Protocol,
+    "lvos": LvosProtocol,
 }
 
 
