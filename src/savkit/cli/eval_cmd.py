@@ -1,4 +1,5 @@
-"""``savkit eval``: a drop-in for the official ``sav_evaluator.py`` (same flags), plus ``--protocol davis2017``."""
+"""``savkit eval``: a drop-in for the official ``sav_evaluator.py`` (same flags), plus the protocols of DAVIS-2017,
+MOSEv2, LVOS and VOST (``--protocol``)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--protocol", choices=sorted(PROTOCOLS), default="sav", help="scoring rules (default: sav)"
     )
     parser.add_argument(
+        "--meta", help="mosev2 / lvos: the dataset's meta JSON (MOSEv2 meta.json, LVOS valid_meta.json)"
+    )
+    parser.add_argument(
+        "--unseen-list", help="lvos: the videos of unseen categories, one per line (lvos' unseen_videos.txt)"
+    )
+    parser.add_argument(
         "--output-dir", type=Path, help="where results.csv/.json go (default: the prediction root)"
     )
     parser.add_argument("--json", type=Path, help="results JSON path (default: OUTPUT_DIR/results.json)")
@@ -54,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         skip_first_and_last=not args.do_not_skip_first_and_last_frame,
         num_processes=args.num_processes,
+        meta=args.meta,
+        unseen_list=args.unseen_list,
     )
     progress = None if args.quiet else _progress_bar
     report = evaluate(args.gt_root, args.pred_root, options, progress=progress)

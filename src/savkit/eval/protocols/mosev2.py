@@ -157,7 +157,9 @@ class Mosev2Protocol(Protocol):
     def object_statistics(self, frames: ObjectFrames) -> dict[str, float | None]:
         if not frames.j:
             zeros = dict.fromkeys(("J&F_adaptive", "J", "F_adaptive", "F", "J&F"), 0.0)
-            segments = (f"{s}_{n}" for s in ("disappear", "reappear") for n in ("J", "F_adaptive", "J&F_adaptive"))
+            segments = (
+                f"{s}_{n}" for s in ("disappear", "reappear") for n in ("J", "F_adaptive", "J&F_adaptive")
+            )
             return {**zeros, **dict.fromkeys(segments)}
         j, f = np.asarray(frames.j), np.asarray(frames.f)
         adaptive = np.asarray(frames.extra["F_adaptive"])
