@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from savkit.eval.discover import EvalPlan, EvalTask
-from savkit.eval.masks import id_mask, pixels_per_id
+from savkit.eval.masks import id_mask
 from savkit.eval.metrics import decay, recall, region_j
 from savkit.eval.protocols.base import (
     ObjectFrames,
@@ -27,7 +27,6 @@ from savkit.eval.protocols.base import (
     VideoScorer,
     largest_first_frame_id,
     require_davis_layout,
-    without_void,
 )
 
 
@@ -37,11 +36,12 @@ class VostScorer(VideoScorer):
         self.object_ids = object_ids
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        gt = without_void(gt)
-        pixels = pixels_per_id(pred)
-        if pixels:
+        # Void (255) is background: ``gt == id`` never selects it, so the GT needs no rewriting.
+        top = int(pred.max())
+        if top:
             self.prediction_empty = False
-        self.foreign_pixels += sum(n for i, n in pixels.items() if i not in self.object_ids)
+        if top > len(self.object_ids):
+            self.foreign_pixels += int(np.count_nonzero(pred > len(self.object_ids)))
         for object_id in self.object_ids:
             self.frames[object_id].append(frame)
             self.j[object_id].append(region_j(id_mask(pred, object_id), id_mask(gt, object_id)))
