@@ -15,39 +15,38 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from protocol_data import make_label_set, make_lvos_set, make_mose_set  # noqa: E402, I001
-from protocol_references import (  # noqa: E402
-    davis_unsupervised_reference,
-    lvos_reference,
-    mosev2_reference,
-    vost_reference,
-)
 from savkit.eval import EvalOptions, evaluate
-from timing import best_times  # also puts tests/ on sys.path
+
+# isort: off
+from timing import best_times  # first: it puts tests/ on sys.path for the two imports below
+from protocol_data import make_label_set, make_lvos_set, make_mose_set
+from protocol_references import davis_unsupervised_reference, lvos_reference, mosev2_reference, vost_reference
+
+# isort: on
 
 SIZES = ((848, 480), (1920, 1080))
 
 
 def protocol_runs(root: Path, shape: tuple[int, int], frames: int) -> dict:
-    """Per protocol: (savkit run, reference run, object-frames scored)."""
+    """Per protocol: (savkit run, reference run), on SA-V-like masks (the demo's moving ellipses and errors)."""
     runs = {}
-    gt, pred = make_label_set(root / "vost", 0, videos=2, shape=shape, frames=frames)
+    gt, pred = make_label_set(root / "vost", 0, videos=2, shape=shape, frames=frames, realistic=True)
     runs["vost"] = (
         lambda gt=gt, pred=pred: evaluate(gt, pred, EvalOptions(protocol="vost")),
         lambda gt=gt, pred=pred: vost_reference(gt, pred),
     )
-    gt, pred = make_label_set(root / "unsup", 1, videos=2, shape=shape, frames=frames)
+    gt, pred = make_label_set(root / "unsup", 1, videos=2, shape=shape, frames=frames, realistic=True)
     runs["davis2017-unsupervised"] = (
         lambda gt=gt, pred=pred: evaluate(gt, pred, EvalOptions(protocol="davis2017-unsupervised")),
         lambda gt=gt, pred=pred: davis_unsupervised_reference(gt, pred),
     )
-    gt, pred, meta = make_mose_set(root / "mose", 2, shape=shape, frames=frames)
+    gt, pred, meta = make_mose_set(root / "mose", 2, shape=shape, frames=frames, realistic=True)
     options = EvalOptions(protocol="mosev2", meta=str(root / "mose" / "meta.json"))
     runs["mosev2"] = (
         lambda gt=gt, pred=pred, o=options: evaluate(gt, pred, o),
         lambda gt=gt, pred=pred, meta=meta: mosev2_reference(gt, pred, meta),
     )
-    lvos_root, pred, meta = make_lvos_set(root / "lvos", 3, shape=shape)
+    lvos_root, pred, meta = make_lvos_set(root / "lvos", 3, shape=shape, realistic=True)
     options = EvalOptions(
         protocol="lvos",
         meta=str(lvos_root / "valid_meta.json"),

@@ -8,9 +8,25 @@ import json
 import numpy as np
 
 from evaldata import random_sequence, write_mask
+from savkit.demo import ERRORS, DemoSpec, corrupt, random_track, track_mask
 
 
-def make_label_set(root, seed, videos=3, shape=(40, 52), frames=9, void=True, extra_ids=True):
+def object_masks(rng, shape, frames, realistic=False):
+    """(GT, prediction) masks of one object per frame: edge cases for the tests, or (``realistic``) an ellipse that
+    moves and breathes with one of the demo's prediction errors, for the benchmark."""
+    if not realistic:
+        masks = random_sequence(rng, shape, frames)
+        shifts = [np.roll(m, int(rng.integers(-2, 3)), axis=int(rng.integers(0, 2))) for m in masks]
+        return [(m, s & (rng.random(shape) < 0.95)) for m, s in zip(masks, shifts, strict=True)]
+    spec = DemoSpec(annotated_frames=frames, width=shape[1], height=shape[0])
+    track, error = random_track(rng, spec), str(rng.choice(ERRORS))
+    gts = [track_mask(track, k, spec) for k in range(frames)]
+    return [(gt, corrupt(gt, error, k, rng)) for k, gt in enumerate(gts)]
+
+
+def make_label_set(
+    root, seed, videos=3, shape=(40, 52), frames=9, void=True, extra_ids=True, realistic=False
+):
     """DAVIS-layout GT and predictions: objects appearing late and vanishing, void bands along GT boundaries,
     predicted ids the GT never has."""
     rng = np.random.default_rng(seed)
@@ -20,10 +36,9 @@ def make_label_set(root, seed, videos=3, shape=(40, 52), frames=9, void=True, ex
         gts = [np.zeros(shape, np.uint8) for _ in range(frames)]
         preds = [np.zeros(shape, np.uint8) for _ in range(frames)]
         for obj in range(1, objects + 1):
-            for k, mask in enumerate(random_sequence(rng, shape, frames)):
+            for k, (mask, predicted) in enumerate(object_masks(rng, shape, frames, realistic)):
                 gts[k][mask] = obj
-                moved = np.roll(mask, int(rng.integers(-2, 3)), axis=int(rng.integers(0, 2)))
-                preds[k][moved & (rng.random(shape) < 0.95)] = obj
+                preds[k][predicted] = obj
         gts[0][rng.integers(0, shape[0]), rng.integers(0, shape[1])] = objects  # N is known from frame 0
         if void:
             for k in range(frames):
@@ -37,7 +52,7 @@ def make_label_set(root, seed, videos=3, shape=(40, 52), frames=9, void=True, ex
     return gt_root, pred_root
 
 
-def make_mose_set(root, seed, shape=(120, 160), frames=10):
+def make_mose_set(root, seed, shape=(120, 160), frames=10, realistic=False):
     """MOSEv2-like data: objects small enough for the adaptive tolerance and large ones at the cap, objects that
     vanish and come back, a video without predictions, meta objects as a list and as a mapping."""
     rng = np.random.default_rng(seed)
@@ -49,6 +64,10 @@ def make_mose_set(root, seed, shape=(120, 160), frames=10):
         gts = [np.zeros(shape, np.uint8) for _ in range(frames)]
         preds = [np.zeros(shape, np.uint8) for _ in range(frames)]
         for obj in ids:
+            if realistic:
+                for k, (mask, predicted) in enumerate(object_masks(rng, shape, frames, True)):
+                    gts[k][mask], preds[k][predicted] = obj, obj
+                continue
             for k in range(frames):
                 if rng.random() < 0.3:
                     continue  # gone in this frame: disappear / reappear segments
@@ -67,7 +86,7 @@ def make_mose_set(root, seed, shape=(120, 160), frames=10):
     return gt_root, pred_root, meta
 
 
-def make_lvos_set(root, seed, shape=(36, 44)):
+def make_lvos_set(root, seed, shape=(36, 44), realistic=False):
     rng = np.random.default_rng(seed)
     gt_root, pred_root = root / "Annotations", root / "pred"
     meta = {"videos": {}}
@@ -82,12 +101,10 @@ def make_lvos_set(root, seed, shape=(36, 44)):
             objects[str(obj)] = {
                 "frame_range": {"start": start, "end": start + 5 * frames, "frame_nums": count}
             }
-            masks = random_sequence(rng, shape, frames)
-            for k, mask in enumerate(masks):
+            for k, (mask, predicted) in enumerate(object_masks(rng, shape, frames, realistic)):
                 name = f"{start + 5 * k:08d}.png"
                 canvas_gt.setdefault(name, np.zeros(shape, np.uint8))[mask] = obj
-                moved = np.roll(mask, int(rng.integers(-2, 3)), axis=1)
-                canvas_pred.setdefault(name, np.zeros(shape, np.uint8))[moved] = obj
+                canvas_pred.setdefault(name, np.zeros(shape, np.uint8))[predicted] = obj
         for name in canvas_gt:
             write_mask(gt_root / video / name, canvas_gt[name], mode="P")
             write_mask(pred_root / video / name, canvas_pred[name], mode="P")

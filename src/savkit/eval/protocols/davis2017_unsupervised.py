@@ -24,7 +24,7 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.eval.discover import EvalPlan, EvalTask
 from savkit.eval.masks import id_mask, pixels_per_id
-from savkit.eval.metrics import score_frame, tolerance_disk
+from savkit.eval.metrics import occupied_box, score_frame, tolerance_disk
 from savkit.eval.protocols.base import (
     VOID,
     Protocol,
@@ -68,9 +68,15 @@ class UnsupervisedScorer(VideoScorer):
                 f"{self.task.pred_dir / frame} holds proposal id {self.largest_proposal}: the unsupervised task "
                 f"allows at most {MAX_PROPOSALS} proposals per video (ids 1..{MAX_PROPOSALS}, 0 = background)"
             )
+        margin = disk.shape[0] // 2 + 2
+        gt_boxes = [occupied_box(g) for g in gt_masks]
         for proposal in proposals:
             mask = id_mask(pred, proposal) & keep
-            self.proposal_scores[proposal][frame_index] = [score_frame(mask, g, disk) for g in gt_masks]
+            box = occupied_box(mask)
+            self.proposal_scores[proposal][frame_index] = [
+                score_frame(mask, g, disk) if _near(box, g_box, margin) else (0.0, 0.0)
+                for g, g_box in zip(gt_masks, gt_boxes, strict=True)
+            ]
 
     def _series(self, proposal: int, object_index: int) -> tuple[list[float], list[float]]:
         scored = self.proposal_scores.get(proposal, {})
@@ -107,6 +113,14 @@ class UnsupervisedScorer(VideoScorer):
         scores = super().finish()
         scores.prediction_equals_gt = False  # matched proposals, not ids: "equals GT" says nothing here
         return scores
+
+
+def _near(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | None, margin: int) -> bool:
+    """False only when both masks are non-empty and too far apart for any overlap or boundary match: then J = 0
+    and F = 0, exactly what :func:`score_frame` would return. An empty side is scored as it is."""
+    if a is None or b is None:
+        return True
+    return a[0] - margin < b[1] and b[0] - margin < a[1] and a[2] - margin < b[3] and b[2] - margin < a[3]
 
 
 class Davis2017UnsupervisedProtocol(Protocol):
