@@ -125,7 +125,7 @@ def _near(a: tuple[int, int, int, int] | None, b: tuple[int, int, int, int] | No
 
 class Davis2017UnsupervisedProtocol(Protocol):
     name = "davis2017-unsupervised"
-    table_columns = ("J&F", "J", "F")
+    console_statistics = ("J_recall", "J_decay", "F_recall", "F_decay")
 
     @property
     def skips_first_and_last(self) -> bool:
