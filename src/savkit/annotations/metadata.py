@@ -36,6 +36,9 @@ SMALL_LIMIT = 32**2
 LARGE_LIMIT = 96**2
 MANUAL_DECIMALS = 10
 FLOAT_REL_TOL = 1e-9
+# A mask read from a PNG is binary: thresholding it anywhere gives the same mask, so SAM's stability score (the
+# IoU of the mask thresholded above and below its cut-off) is 1 on every frame.
+IMPORTED_STABILITY_SCORE = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,8 @@ def masklets_from_frame_rles(
 
     A frame an object has no RLE for gets an empty mask. Masks made this way (val/test PNGs, converted
     predictions) have no edit history: manual masklets count every annotated frame as edited, auto ones none.
+    They carry no stability score either: auto masklets get ``IMPORTED_STABILITY_SCORE`` on every annotated
+    frame, so that their JSON has the frames x masklets score list of the released auto files.
     """
     height, width = size
     empty = rle.encode(np.zeros((height, width), dtype=bool))
@@ -119,8 +124,15 @@ def masklets_from_frame_rles(
     for object_id, masks in sorted(rles_by_object.items()):
         rles = [masks.get(k * FRAMES_PER_ANNOTATION, empty) for k in range(num_annotated_frames)]
         metadata = recompute_metadata(rles, masklet_type, height * width)
-        edited = len(rles) if masklet_type == "manual" else 0
+        auto = masklet_type == "auto"
         masklets.append(
-            Masklet(id=object_id, type=masklet_type, rles=rles, edited_frame_count=edited, **vars(metadata))
+            Masklet(
+                id=object_id,
+                type=masklet_type,
+                rles=rles,
+                edited_frame_count=0 if auto else len(rles),
+                stability_score=[IMPORTED_STABILITY_SCORE] * len(rles) if auto else None,
+                **vars(metadata),
+            )
         )
     return masklets

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from savkit.cli.options import add_run_options, run_options
@@ -64,13 +65,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "import-masks",
         _import_masks,
         "Turn every video folder of SRC (object folders of 0/255 PNGs, or DAVIS label PNGs; named by "
-        "24 fps frame index 00000, 00004, ...) into OUT/{video_id}_{type}.json with COCO RLE masklets. Resumable.",
-        src_help="folder holding one mask folder per video",
+        "24 fps frame index 00000, 00004, ...) into OUT/{video_id}_{type}.json with COCO RLE masklets. "
+        "The video's frame count, duration and size come from its mp4 (--videos DIR, or SRC/{video_id}.mp4), "
+        "else from its JPEG frames (--videos DIR/{video_id}/, or the val/test JPEGImages_24fps), else they are "
+        "guessed from the masks; every guessed field is listed on stderr. Resumable.",
+        src_help="folder holding one mask folder per video (or a val/test split root such as sav_val)",
     )
     imports.add_argument(
         "--type", choices=MASKLET_TYPES, default="manual", help="masklet type to write (manual)"
     )
-    imports.add_argument("--split", default="unknown", help="video_split stored in the JSONs (unknown)")
+    imports.add_argument(
+        "--split",
+        help="video_split stored in the JSONs (default: val/test from sav_val/sav_test, else unknown)",
+    )
+    imports.add_argument(
+        "--videos",
+        metavar="DIR",
+        help="the videos: {video_id}.mp4 files (searched recursively) or {video_id}/ folders of JPEG frames",
+    )
 
 
 def _add_command(
@@ -111,8 +123,39 @@ def _export_masks(args: argparse.Namespace) -> int:
 def _import_masks(args: argparse.Namespace) -> int:
     from savkit.convert.masks import import_masks
 
-    report = import_masks(args.src, args.out, args.type, args.split, **_run_options(args))
-    return _finish(report, "JSON file", args.quiet)
+    report = import_masks(args.src, args.out, args.type, args.split, videos=args.videos, **_run_options(args))
+    code = _finish(report, "JSON file", args.quiet, _metadata_sources(report))
+    _print_guesses(report, asked_for_videos=args.videos is not None)
+    return code
+
+
+def _metadata_sources(report: RunReport) -> str:
+    """``; video metadata from: mp4 2, JPEG frames 1, masks 1`` for the videos imported in this run."""
+    from savkit.convert.masks import ImportStats
+
+    sources = Counter(
+        stats.metadata_source
+        for stats in report.results.values()
+        if isinstance(stats, ImportStats) and not stats.skipped
+    )
+    return f"; video metadata from: {', '.join(f'{s} {n:,}' for s, n in sources.items())}" if sources else ""
+
+
+def _print_guesses(report: RunReport, asked_for_videos: bool) -> None:
+    """One note per guessed field (stderr, also with -q: no guess is silent), naming the first videos."""
+    from savkit.convert.masks import guessed_fields
+
+    guesses = guessed_fields(report)
+    for guess, video_ids in guesses:
+        shown = ", ".join(video_ids[:3]) + (f" and {len(video_ids) - 3:,} more" if len(video_ids) > 3 else "")
+        videos = f"{len(video_ids):,} video{'s' if len(video_ids) > 1 else ''}"
+        print(f"note: guessed {guess.field} for {videos} ({shown}): {guess.how}", file=sys.stderr)
+    if not asked_for_videos and any(guess.field == "video_frame_count" for guess, _ in guesses):
+        print(
+            "note: pass --videos DIR (the mp4s, or folders of all their JPEG frames) to read frame counts "
+            "and durations from the videos",
+            file=sys.stderr,
+        )
 
 
 def _finish(report: RunReport, file_noun: str, quiet: bool, details: str = "") -> int:

@@ -37,14 +37,19 @@ from savkit.annotations import (
     rle,
     write_sav_json,
 )
+from savkit.annotations.metadata import IMPORTED_STABILITY_SCORE
 from savkit.annotations.sav_json import parse_train_json_name
-from savkit.annotations.valtest import VALTEST_FPS, frame_index, object_folders, subfolders
+from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, frame_index, object_folders, subfolders
+from savkit.convert import video_metadata
 from savkit.convert.sources import find_files, run_video_tasks
+from savkit.convert.video_metadata import Guess, VideoMetadata
 from savkit.errors import SavkitError
+from savkit.io.names import is_ignored_name
 from savkit.io.png import read_png, write_png
 from savkit.parallel import RunReport, VideoStats, write_video_output
 
 LAYOUTS = ("sav", "davis")
+UNKNOWN_SPLIT = "unknown"
 TYPE_CHOICES = ("manual", "auto", "both")
 MAX_DAVIS_LABEL = 255
 
@@ -70,15 +75,30 @@ class ExportTask:
 
 @dataclass(frozen=True)
 class ImportTask:
+    """One video folder to import; ``mp4`` / ``jpeg_dir``: where its metadata may be read (see ``import_masks``);
+    ``videos``: the folder that must provide one of them, if the user gave one."""
+
     video_dir: Path
     out_dir: Path
     type: str
-    split: str
+    split: str | None
     overwrite: bool
+    mp4: Path | None = None
+    jpeg_dir: Path | None = None
+    videos: Path | None = None
 
     @property
     def video_id(self) -> str:
         return self.video_dir.name
+
+
+@dataclass(frozen=True)
+class ImportStats(VideoStats):
+    """Per-video import result: where the video metadata came from (mp4, JPEG frames, masks) and which fields
+    were written without a source (empty for a video skipped as already imported)."""
+
+    metadata_source: str = ""
+    guessed: tuple[Guess, ...] = ()
 
 
 def davis_palette() -> np.ndarray:
@@ -204,39 +224,108 @@ def import_masks(
     src: str | os.PathLike,
     out: str | os.PathLike,
     type: str = "manual",
-    split: str = "unknown",
+    split: str | None = None,
     *,
+    videos: str | os.PathLike | None = None,
     overwrite: bool = False,
     workers: int | None = None,
     scheduler: Any = None,
     progress: bool = True,
 ) -> RunReport:
-    """Turn each video folder of a PNG tree into ``OUT/{video_id}_{type}.json``.
+    """Turn each video folder of a PNG tree into ``OUT/{video_id}_{type}.json``, a JSON ``savkit validate`` accepts.
 
-    The layout (sav or davis) is detected per video.
-
-    Masklet ids: object folder names (sav) or DAVIS label - 1; metadata is recomputed from the masks.
+    The layout (sav or davis) is detected per video; a val/test split root (``sav_val``) stands for its
+    ``Annotations_6fps``. Masklet ids: object folder names (sav) or DAVIS label - 1; masklet metadata is
+    recomputed from the masks. Video metadata (:mod:`savkit.convert.video_metadata`) comes from ``videos`` (a
+    folder of ``{video_id}.mp4``, searched recursively, or of ``{video_id}/`` JPEG frame folders), else from
+    ``SRC/{video_id}.mp4``, else from the val/test ``JPEGImages_24fps`` beside ``Annotations_6fps``, else it is
+    guessed from the masks. ``split`` defaults to the val/test split's name (``sav_val`` gives ``val``), else
+    "unknown". Results are :class:`ImportStats` keyed by video id: where the metadata came from and which fields
+    were guessed (:func:`guessed_fields` sums them up over a run).
     """
     _check_choice("masklet type", type, MASKLET_TYPES)
-    root = Path(src)
-    if not root.is_dir():
-        raise SavkitError(f"{root}: not a folder; give the folder holding one mask folder per video")
+    root = _mask_root(Path(src))
     video_dirs = subfolders(root)
     if not video_dirs:
         raise SavkitError(
             f"{root}: no video folder inside; give the folder holding one mask folder per video"
         )
-    tasks = [ImportTask(video_dir, Path(out), type, split, overwrite) for video_dir in video_dirs]
+    videos_dir = Path(videos) if videos is not None else None
+    mp4s = _mp4s_under(videos_dir) if videos_dir is not None else {}
+    split = split or _valtest_split(root)
+    tasks = [
+        ImportTask(
+            video_dir, Path(out), type, split, overwrite, *_metadata_places(video_dir, videos_dir, mp4s)
+        )
+        for video_dir in video_dirs
+    ]
     return run_video_tasks(import_video_masks, tasks, "import-masks", workers, scheduler, progress)
 
 
-def import_video_masks(task: ImportTask) -> VideoStats:
+def import_video_masks(task: ImportTask) -> ImportStats:
     """Import one video folder (skipped if its JSON exists): the per-video task of ``import_masks``."""
     target = task.out_dir / f"{task.video_id}_{task.type}.json"
     if target.is_file() and not task.overwrite:
-        return VideoStats(files=1, bytes=target.stat().st_size, skipped=True)
-    write_sav_json(target, _annotations_from_masks(task, _read_mask_tree(task.video_dir)), task.type)
-    return VideoStats(files=1, bytes=target.stat().st_size)
+        return ImportStats(files=1, bytes=target.stat().st_size, skipped=True)
+    tree = _read_mask_tree(task.video_dir)
+    metadata = _video_metadata(task, tree)
+    write_sav_json(target, _annotations_from_masks(task, tree, metadata), task.type)
+    return ImportStats(
+        files=1,
+        bytes=target.stat().st_size,
+        metadata_source=metadata.source,
+        guessed=metadata.guessed + _written_without_source(task),
+    )
+
+
+def guessed_fields(report: RunReport) -> list[tuple[Guess, list[str]]]:
+    """Each guess made in an import run, with the ids of the videos it was made for (in video order)."""
+    videos: dict[Guess, list[str]] = defaultdict(list)
+    for video_id, stats in sorted(report.results.items()):
+        for guess in stats.guessed if isinstance(stats, ImportStats) else ():
+            videos[guess].append(video_id)
+    return list(videos.items())
+
+
+def _mask_root(root: Path) -> Path:
+    """The folder of video mask folders: ``root``, or the ``Annotations_6fps`` of a val/test split root."""
+    if not root.is_dir():
+        raise SavkitError(f"{root}: not a folder; give the folder holding one mask folder per video")
+    return root / ANNOTATIONS_DIR if (root / ANNOTATIONS_DIR).is_dir() else root
+
+
+def _valtest_split(root: Path) -> str | None:
+    """``val`` for ``sav_val/Annotations_6fps`` (as the val/test reader names splits), else None (unknown)."""
+    split_root = root.parent.name
+    if root.name == ANNOTATIONS_DIR and split_root.startswith("sav_") and split_root != "sav_":
+        return split_root.removeprefix("sav_")
+    return None
+
+
+def _mp4s_under(videos: Path) -> dict[str, Path]:
+    """``{video_id: mp4}`` under the ``videos`` folder, or nothing when it holds JPEG frame folders only."""
+    if not videos.is_dir():
+        raise SavkitError(
+            f"{videos}: not a folder; give the folder holding the videos ({{video_id}}.mp4, searched "
+            "recursively) or their JPEG frame folders ({video_id}/00000.jpg, ...)"
+        )
+    if next(videos.rglob("*.mp4"), None) is None:
+        return {}
+    return {path.stem: path for path in find_files(videos, ".mp4", "videos ({video_id}.mp4)")}
+
+
+def _metadata_places(
+    video_dir: Path, videos: Path | None, mp4s: dict[str, Path]
+) -> tuple[Path | None, Path | None, Path | None]:
+    """(mp4, JPEG folder, the ``videos`` folder that must provide one of them) for one video."""
+    video_id = video_dir.name
+    if videos is not None:
+        return mp4s.get(video_id), videos / video_id, videos
+    beside = video_dir.parent / f"{video_id}.mp4"
+    jpegs = (
+        video_dir.parent.parent / JPEG_DIR / video_id if video_dir.parent.name == ANNOTATIONS_DIR else None
+    )
+    return (beside if beside.is_file() else None), jpegs, None
 
 
 @dataclass
@@ -254,42 +343,88 @@ class _MaskTree:
 
 def _read_mask_tree(video_dir: Path) -> _MaskTree:
     """Either layout: object folders of 0/255 PNGs (sav) or label PNGs (davis, object id = label - 1)."""
-    has_pngs, folders = any(video_dir.glob("*.png")), object_folders(video_dir)
-    if has_pngs == bool(folders):
+    pngs, folders = _pngs(video_dir), object_folders(video_dir)
+    if bool(pngs) == bool(folders):
         raise SavkitError(
             f"{video_dir}: expected either object folders of PNGs (sav layout) or label PNGs (davis layout)"
         )
     tree = _MaskTree()
     for folder in folders:
-        for png in sorted(folder.glob("*.png")):
+        for png in _pngs(folder):
             frame, pixels = tree.add_png(png)
             tree.rles[int(folder.name)][frame] = rle.encode(pixels)
-    for png in sorted(video_dir.glob("*.png")):
+    for png in pngs:
         frame, labels = tree.add_png(png)
         for label in np.unique(labels[labels > 0]):
             tree.rles[int(label) - 1][frame] = rle.encode(labels == label)
     return tree
 
 
-def _annotations_from_masks(task: ImportTask, tree: _MaskTree) -> VideoAnnotations:
-    """The model of one imported video: every object gets an RLE on every annotated frame (empty if absent)."""
+def _pngs(folder: Path) -> list[Path]:
+    """The mask PNGs of a folder, by name; AppleDouble ``._*.png`` and other ignored entries left out."""
+    return sorted(png for png in folder.glob("*.png") if not is_ignored_name(png.name))
+
+
+def _mask_size(task: ImportTask, tree: _MaskTree) -> tuple[int, int]:
     sizes = set(tree.frame_sizes.values())
     if len(sizes) != 1:
         raise SavkitError(
             f"{task.video_dir}: mask PNGs have sizes {sorted(sizes)}; all must have the video size"
         )
-    height, width = sizes.pop()
-    frame_count = max(tree.frame_sizes) + 1
+    return sizes.pop()
+
+
+def _video_metadata(task: ImportTask, tree: _MaskTree) -> VideoMetadata:
+    """From the mp4, else the JPEG frames, else guessed from the masks; the masks must fit the video found."""
+    size = _mask_size(task, tree)
+    if task.mp4 is not None:
+        metadata = video_metadata.from_mp4(task.mp4)
+    else:
+        metadata = video_metadata.from_jpegs(task.jpeg_dir) if task.jpeg_dir is not None else None
+    if metadata is None and task.videos is not None:
+        raise SavkitError(
+            f"no {task.video_id}.mp4 and no {task.video_id}/ folder of JPEG frames under {task.videos}; "
+            "add the video there or import without a videos folder"
+        )
+    if metadata is None:
+        return video_metadata.from_masks(max(tree.frame_sizes), size)
+    source = task.mp4 or task.jpeg_dir
+    if (metadata.height, metadata.width) != size:
+        raise SavkitError(
+            f"{task.video_dir}: masks are {size[1]}x{size[0]} but {source} is {metadata.width}x{metadata.height} "
+            "(width x height); give the video these masks belong to"
+        )
+    if max(tree.frame_sizes) >= metadata.frame_count:
+        raise SavkitError(
+            f"{task.video_dir}: masks go up to frame {max(tree.frame_sizes)} but {source} has "
+            f"{metadata.frame_count} frames; give the video these masks belong to"
+        )
+    return metadata
+
+
+def _written_without_source(task: ImportTask) -> tuple[Guess, ...]:
+    """Fields no mask tree or video can tell, as written."""
+    guesses = [Guess("video_environment", "null (masks and videos do not say indoor or outdoor)")]
+    if task.split is None:
+        guesses.append(Guess("video_split", f'"{UNKNOWN_SPLIT}" (no split given)'))
+    if task.type == "auto":
+        guesses.append(Guess("masklet_stability_score", f"{IMPORTED_STABILITY_SCORE} (PNGs carry no score)"))
+    return tuple(guesses)
+
+
+def _annotations_from_masks(task: ImportTask, tree: _MaskTree, metadata: VideoMetadata) -> VideoAnnotations:
+    """The model of one imported video: every object gets an RLE on every annotated frame (empty if absent)."""
+    size = (metadata.height, metadata.width)
     masklets = masklets_from_frame_rles(
-        tree.rles, annotated_frame_count(frame_count), (height, width), task.type
+        tree.rles, annotated_frame_count(metadata.frame_count), size, task.type
     )
     return VideoAnnotations(
         video_id=task.video_id,
-        split=task.split,
-        duration=frame_count / VALTEST_FPS,
-        frame_count=frame_count,
-        height=height,
-        width=width,
+        split=task.split or UNKNOWN_SPLIT,
+        duration=metadata.duration,
+        frame_count=metadata.frame_count,
+        height=metadata.height,
+        width=metadata.width,
         environment=None,
         masklets=masklets,
     )
