@@ -4,6 +4,7 @@ every sanity warning is printed and stored in results.json."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from evaldata import make_davis_set, make_sav_set, write_mask
 from savkit.cli import main
+from savkit.synthetic import sav_json
 
 
 def run_eval(capsys, gt, pred, *extra):
@@ -252,3 +254,71 @@ def test_unknown_protocol_in_the_library_is_a_clear_error(sav_set):
     gt, pred = sav_set
     with pytest.raises(SavkitError, match="unknown protocol 'davis2016': choose one of sav, davis2017"):
         evaluate(gt, pred, EvalOptions(protocol="davis2016"))
+
+
+def test_savkit_export_masks_output_evaluates(capsys, tmp_path):
+    """export-masks marks its output with hidden entries (.savkit-complete/): eval ignores them, and says so."""
+    src, gt, pred = tmp_path / "src", tmp_path / "gt", tmp_path / "pred"
+    src.mkdir()
+    annotations = sav_json(
+        "sav_000001", "manual", 2, height=48, width=64, frame_count=20, environment="Indoor", seed=0
+    )
+    (src / "sav_000001_manual.json").write_text(json.dumps(annotations))
+    assert main(["export-masks", str(src), str(gt), "-q", "--workers", "1"]) == 0
+    assert any(entry.name.startswith(".") for entry in gt.iterdir())
+    shutil.copytree(gt, pred)
+    code, _, err = run_eval(capsys, gt, pred, "-s", "-n", "1")
+    assert code == 0, err
+    assert re.search(r"ignored \d+ hidden or system entries .* e\.g\. in \S*gt", err), err
+    objects = json.loads((pred / "results.json").read_text())["objects"]
+    assert [(o["video"], o["object"]) for o in objects] == [("sav_000001", "000"), ("sav_000001", "001")]
+
+
+def test_hidden_entries_macos_folders_and_appledouble_files_are_ignored(capsys, sav_set):
+    gt, pred = sav_set
+    clean_code, _, _ = run_eval(capsys, gt, pred, "--json", str(gt.parent / "clean.json"))
+    assert clean_code == 0
+    for root in (gt, pred):
+        (root / "__MACOSX" / "v00").mkdir(parents=True)
+        (root / ".Trash").mkdir()
+        (root / "v00" / "000" / "._00004.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (gt / "v01" / ".DS_Store").write_bytes(b"\x00")
+    code, _, err = run_eval(capsys, gt, pred, "-s")
+    assert code == 0, err
+    assert "ignored 7 hidden or system entries (names starting with '.', __MACOSX)" in err
+    ours = json.loads((pred / "results.json").read_text())["objects"]
+    assert ours == json.loads((gt.parent / "clean.json").read_text())["objects"]
+
+
+def test_gt_root_holding_object_folders_is_refused(capsys, sav_set):
+    """A single SA-V video given as the roots: an error naming the parents, and nothing written."""
+    gt, pred = sav_set
+    before = sorted(pred.rglob("*"))
+    code, _, err = run_eval(capsys, gt / "v00", pred / "v00")
+    assert_one_line_error(
+        code, err, "it looks like a single SA-V video", f"--gt_root {gt}", f"--pred_root {pred}", "000/"
+    )
+    assert sorted(pred.rglob("*")) == before
+
+
+def test_prediction_root_holding_object_folders_names_its_parent(capsys, sav_set):
+    gt, pred = sav_set
+    code, _, err = run_eval(capsys, gt, pred / "v00")
+    assert_one_line_error(code, err, "single video's object folders", f"--pred_root {pred}")
+
+
+def test_roots_one_level_too_high_are_named_without_advising_to_delete(capsys, sav_set, tmp_path):
+    gt, pred = sav_set
+    gt_high, pred_high = tmp_path / "sav_val", tmp_path / "outputs"
+    for root, high in ((gt, gt_high), (pred, pred_high)):
+        high.mkdir()
+        root.rename(high / "Annotations_6fps")
+    code, _, err = run_eval(capsys, gt_high, pred_high)
+    assert_one_line_error(
+        code,
+        err,
+        "one level above the video folders",
+        f"--gt_root {gt_high / 'Annotations_6fps'}",
+        f"--pred_root {pred_high / 'Annotations_6fps'}",
+    )
+    assert "remove" not in err and not list(pred_high.rglob("results.*"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from savkit.errors import SavkitError
+from savkit.eval.masks import read_binary_mask
+from savkit.io.names import visible_entries
 
 SAV_LAYOUT = "sav"
 DAVIS_LAYOUT = "davis"
@@ -55,6 +57,8 @@ class _Tally:
     """Counts gathered while listing folders, turned into one warning each at the end."""
 
     stray_files: list[Path] = field(default_factory=list)
+    ignored: int = 0  # hidden entries, __MACOSX (savkit.io.names)
+    ignored_in: Path | None = None
     extra_pred_frames: int = 0
     extra_pred_objects: int = 0
     videos_without_frames: list[str] = field(default_factory=list)
@@ -67,11 +71,12 @@ def plan_evaluation(
     gt = _existing_dir(gt_root, "--gt_root")
     pred = _existing_dir(pred_root, "--pred_root")
     gt = _descend_into_annotations(gt, pred)
+    _check_not_a_single_video(gt, pred)
     warnings: list[str] = []
     if gt.resolve() == pred.resolve():
         warnings.append(f"the prediction root is the GT root ({gt}): these scores say nothing about a model")
-    videos = _select_videos(gt, pred, strict, warnings)
     tally = _Tally()
+    videos = _select_videos(gt, pred, strict, warnings, tally)
     tasks: list[EvalTask] = []
     for video in videos:
         tasks.extend(_video_tasks(gt / video, pred / video, video, skip_first_and_last, tally))
@@ -88,22 +93,60 @@ def _existing_dir(path: str | os.PathLike, flag: str) -> Path:
 
 
 def _descend_into_annotations(gt: Path, pred: Path) -> Path:
-    """The official's convenience: a dataset root given as GT means its ``Annotations`` folder."""
-    gt_entries = os.listdir(gt)
+    """The official's convenience: a dataset root given as GT means its ``Annotations`` folder (entries counted
+    without the ignored ones, as everywhere in savkit)."""
     annotations = gt / "Annotations"
-    if len(gt_entries) != len(os.listdir(pred)) and annotations.is_dir():
-        inner = sorted(os.listdir(annotations))
-        if inner and not inner[0].endswith(".png"):
+    if len(visible_entries(gt)[0]) != len(visible_entries(pred)[0]) and annotations.is_dir():
+        inner = visible_entries(annotations)[0]
+        if inner and not inner[0].name.endswith(".png"):
             return annotations
     return gt
 
 
-def _subdirs(root: Path) -> set[str]:
-    return {entry.name for entry in os.scandir(root) if entry.is_dir()}
+def _check_not_a_single_video(gt: Path, pred: Path) -> None:
+    """A GT root one level too deep (a video's object folders) would be scored as DAVIS-layout videos: refuse it."""
+    objects = _object_folders(gt)
+    if objects:
+        pred_hint = f" and --pred_root {pred.parent}" if _object_folders(pred) else ""
+        raise SavkitError(
+            f"--gt_root {gt} holds object folders ({', '.join(f'{name}/' for name in objects[:2])} ... of binary "
+            f"PNGs): it looks like a single SA-V video, not a folder of videos; give its parent: "
+            f"--gt_root {gt.parent}{pred_hint}"
+        )
 
 
-def _select_videos(gt: Path, pred: Path, strict: bool, warnings: list[str]) -> list[str]:
-    gt_videos, pred_videos = _subdirs(gt), _subdirs(pred)
+def _object_folders(root: Path) -> list[str]:
+    """The sub-folders of ``root`` when they look like one SA-V video's object folders (numbered, holding only
+    PNG files, the first of them binary), else an empty list."""
+    folders = [entry for entry in visible_entries(root)[0] if entry.is_dir()]
+    if not folders or not all(entry.name.isdigit() for entry in folders):
+        return []
+    for entry in folders:
+        inner = visible_entries(entry.path)[0]
+        if not inner or not all(e.name.endswith(".png") and e.is_file() for e in inner):
+            return []
+    try:
+        read_binary_mask(Path(visible_entries(folders[0].path)[0][0].path))
+    except SavkitError:
+        return []
+    return [entry.name for entry in folders]
+
+
+def _visible(folder: Path, tally: _Tally) -> list[os.DirEntry]:
+    """The entries of ``folder`` that are not ignored; the ignored ones are counted for a warning."""
+    entries, ignored = visible_entries(folder)
+    if ignored:
+        tally.ignored += ignored
+        tally.ignored_in = tally.ignored_in or folder
+    return entries
+
+
+def _subdirs(root: Path, tally: _Tally) -> set[str]:
+    return {entry.name for entry in _visible(root, tally) if entry.is_dir()}
+
+
+def _select_videos(gt: Path, pred: Path, strict: bool, warnings: list[str], tally: _Tally) -> list[str]:
+    gt_videos, pred_videos = _subdirs(gt, tally), _subdirs(pred, tally)
     if not gt_videos:
         raise SavkitError(
             f"--gt_root {gt} holds no video folders: point it at the folder of per-video folders"
@@ -121,9 +164,14 @@ def _select_videos(gt: Path, pred: Path, strict: bool, warnings: list[str]) -> l
         )
     videos = sorted(gt_videos & pred_videos)
     if not videos:
+        hint = (
+            f"it looks like a single video's object folders: give its parent, --pred_root {pred.parent}"
+            if _object_folders(pred)
+            else "point it at the folder of per-video prediction folders"
+        )
         raise SavkitError(
             f"--pred_root {pred} holds none of the {len(gt_videos)} GT video folders of {gt} "
-            f"(e.g. {sorted(gt_videos)[0]}): point it at the folder of per-video prediction folders"
+            f"(e.g. {sorted(gt_videos)[0]}): {hint}"
         )
     if missing:
         warnings.append(f"{len(missing)} of {len(gt_videos)} GT videos have no prediction and were skipped")
@@ -132,7 +180,7 @@ def _select_videos(gt: Path, pred: Path, strict: bool, warnings: list[str]) -> l
 
 def _list_folder(folder: Path, tally: _Tally) -> _FolderListing:
     dirs, pngs = [], []
-    for entry in os.scandir(folder):
+    for entry in _visible(folder, tally):
         if entry.is_dir():
             dirs.append(entry.name)
         elif entry.name.endswith(".png"):
@@ -185,9 +233,15 @@ def _video_tasks(
 def _object_task(
     video: str, name: str, gt_dir: Path, pred_dir: Path, skip_first_and_last: bool, tally: _Tally
 ) -> EvalTask:
-    gt_frames = _list_folder(gt_dir, tally).pngs
+    gt_listing = _list_folder(gt_dir, tally)
+    gt_frames = gt_listing.pngs
+    if gt_listing.dirs and not gt_frames:
+        raise SavkitError(
+            f"{gt_dir} holds folders, not PNG frames: the roots look one level above the video folders; "
+            f"give --gt_root {gt_dir.parent} and --pred_root {pred_dir.parent}"
+        )
     if not gt_frames:
-        raise SavkitError(f"GT object folder {gt_dir} holds no PNG frames: remove it or restore its masks")
+        raise SavkitError(f"GT object folder {gt_dir} holds no PNG frames: restore its masks")
     if not pred_dir.is_dir():
         raise SavkitError(f"missing prediction folder {pred_dir} for GT object {name} of video {video}")
     frames = _evaluated_frames(gt_frames, skip_first_and_last, f"{video}/{name}", tally)
@@ -225,6 +279,11 @@ def _check_predicted_frames(
 
 def _tally_warnings(tally: _Tally) -> list[str]:
     warnings = []
+    if tally.ignored:
+        warnings.append(
+            f"ignored {tally.ignored} hidden or system entries (names starting with '.', __MACOSX), "
+            f"e.g. in {tally.ignored_in}"
+        )
     if tally.stray_files:
         warnings.append(f"ignored {len(tally.stray_files)} non-PNG files such as {tally.stray_files[0]}")
     if tally.extra_pred_frames:
