@@ -123,8 +123,8 @@ def test_root_without_videos(capsys, sav_set, tmp_path):
 
 def test_stray_files_are_ignored_with_a_warning(capsys, sav_set):
     gt, pred = sav_set
-    (gt / "v00" / ".DS_Store").write_bytes(b"junk")
-    (pred / "v00" / "000" / ".DS_Store").write_bytes(b"junk")
+    (gt / "v00" / "notes.txt").write_bytes(b"junk")
+    (pred / "v00" / "000" / "mask.jpg").write_bytes(b"junk")
     code, _, err = run_eval(capsys, gt, pred)
     assert code == 0
     assert "ignored 2 non-PNG files" in err
