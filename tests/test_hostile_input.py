@@ -148,6 +148,14 @@ def test_show_of_a_json_over_the_limit_is_one_line(tmp_path: Path, capsys, monke
     assert not (tmp_path / "o.png").exists()
 
 
+def test_export_masks_of_a_json_over_the_limit_fails_that_video(tmp_path: Path, capsys, monkeypatch):
+    sav_json(tmp_path / "src" / "v1_manual.json", 40, 50)
+    monkeypatch.setenv("SAVKIT_MAX_PIXELS", "1999")
+    code = main(["export-masks", str(tmp_path / "src"), str(tmp_path / "out"), "--workers", "1", "-q"])
+    assert code == 1 and "found 40 x 50 = 2,000" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob("v1/**/*.png"))
+
+
 # ---------------------------------------------------------------------------------------- corrupt runs in the index
 
 
