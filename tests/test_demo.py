@@ -34,3 +34,12 @@ def test_demo_quiet_prints_nothing_and_still_writes_results(tmp_path, capsys):
     assert captured.out == "" and captured.err == ""
     assert json.loads((out / "results.json").read_text())["global"]["J&F"] > 40
     assert (out / "results.csv").is_file()
+
+
+def test_demo_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    out = tmp_path / "notes.txt"
+    out.write_text("mine")
+    assert main(["demo", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"savkit demo: error: --out {out} is a file, not a folder: give a folder"]
+    assert out.read_text() == "mine"

@@ -322,3 +322,42 @@ def test_roots_one_level_too_high_are_named_without_advising_to_delete(capsys, s
         f"--pred_root {pred_high / 'Annotations_6fps'}",
     )
     assert "remove" not in err and not list(pred_high.rglob("results.*"))
+
+
+@pytest.mark.parametrize(
+    "place, flag, needle",
+    [
+        ("output-dir is a file", "--output-dir", "is a file, not a folder"),
+        ("output-dir under a file", "--output-dir", "cannot be created"),
+        ("json is a folder", "--json", "is a folder: give a file path"),
+        ("output-dir unwritable", "--output-dir", "cannot write in /sys/kernel"),
+    ],
+)
+def test_bad_output_paths_are_one_line_before_evaluating(
+    capsys, sav_set, tmp_path, monkeypatch, place, flag, needle
+):
+    gt, pred = sav_set
+    (tmp_path / "a_file").write_text("mine")
+    (tmp_path / "a_folder").mkdir()
+    value = {
+        "output-dir is a file": tmp_path / "a_file",
+        "output-dir under a file": tmp_path / "a_file" / "out",
+        "json is a folder": tmp_path / "a_folder",
+        "output-dir unwritable": "/sys/kernel",  # refuses new files even to root
+    }[place]
+    monkeypatch.setattr(
+        "savkit.eval.evaluate", lambda *a, **k: pytest.fail("evaluated before checking outputs")
+    )
+    code, _, err = run_eval(capsys, gt, pred, flag, str(value))
+    assert_one_line_error(code, err, f"{flag} {value}", needle)
+    assert (tmp_path / "a_file").read_text() == "mine" and not any((tmp_path / "a_folder").iterdir())
+    assert not list(pred.glob("results.*"))
+
+
+def test_hyphenated_root_flags_are_aliases(capsys, sav_set, tmp_path):
+    gt, pred = sav_set
+    for spelling in ("_", "-"):
+        out = tmp_path / spelling
+        args = [f"--gt{spelling}root", str(gt), f"--pred{spelling}root", str(pred), "--output-dir", str(out)]
+        assert main(["eval", *args, "-q"]) == 0
+    assert (tmp_path / "-" / "results.csv").read_text() == (tmp_path / "_" / "results.csv").read_text()

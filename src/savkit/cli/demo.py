@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from savkit.demo import DemoSpec, make_demo_set
     from savkit.eval import EvalOptions, evaluate
+    from savkit.io.atomic import check_output_folder
 
+    check_output_folder(args.out, "--out")
     demo = make_demo_set(args.out, DemoSpec(seed=args.seed))
     report = evaluate(demo.gt_root, demo.pred_root, EvalOptions(num_processes=args.num_processes))
     report.write(args.out / "results.csv", args.out / "results.json")

@@ -19,9 +19,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from savkit.parallel import available_cores
 
     parser = subparsers.add_parser("eval", help=HELP["eval"], description=__doc__)
-    parser.add_argument("--gt_root", required=True, help="GT folder, e.g. sav_val/Annotations_6fps")
     parser.add_argument(
-        "--pred_root", required=True, help="predictions, with exactly the structure of gt_root"
+        "--gt_root", "--gt-root", required=True, help="GT folder, e.g. sav_val/Annotations_6fps"
+    )
+    parser.add_argument(
+        "--pred_root", "--pred-root", required=True, help="predictions, with exactly the structure of gt_root"
     )
     parser.add_argument(
         "-n",
@@ -55,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from savkit.eval import EvalOptions, evaluate
+    from savkit.io.atomic import check_output_file, check_output_folder
 
     options = EvalOptions(
         protocol=args.protocol,
@@ -64,11 +67,15 @@ def run(args: argparse.Namespace) -> int:
         meta=args.meta,
         unseen_list=args.unseen_list,
     )
-    progress = None if args.quiet else _progress_bar
-    report = evaluate(args.gt_root, args.pred_root, options, progress=progress)
     output_dir = args.output_dir or Path(args.pred_root)
     csv_path = output_dir / "results.csv"
     json_path = args.json or output_dir / "results.json"
+    folder_flag = "--output-dir" if args.output_dir else "--pred_root"
+    check_output_folder(output_dir, folder_flag)  # before the evaluation, which may take long
+    check_output_file(csv_path, folder_flag)
+    check_output_file(json_path, "--json" if args.json else folder_flag)
+    progress = None if args.quiet else _progress_bar
+    report = evaluate(args.gt_root, args.pred_root, options, progress=progress)
     report.write(csv_path, json_path)
     if not args.quiet:
         print(report.console_text(), end="")

@@ -108,3 +108,33 @@ def write_texts_atomic(texts: dict[str | os.PathLike, str]) -> None:
     with atomic_paths(*texts) as temporaries:
         for tmp, text in zip(temporaries, texts.values(), strict=True):
             tmp.write_bytes(text.encode("utf-8", "surrogateescape"))
+
+
+def check_output_folder(path: str | os.PathLike, flag: str) -> None:
+    """Refuse, before any work is done, an output folder that could not be written: a file stands at ``path`` or
+    at one of its parents, or the nearest existing folder refuses a new file (probed with an unnamed temporary
+    file, which leaves nothing behind). ``flag`` names the option in the message."""
+    folder = Path(path)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == folder else f"cannot be created: {existing} is a file"
+        raise SavkitError(f"{flag} {folder} {where}, not a folder: give a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise SavkitError(
+            f"{flag} {folder}: cannot write in {existing} ({exc.strerror or exc}): "
+            "check its permissions or choose another output folder"
+        ) from None
+
+
+def check_output_file(path: str | os.PathLike, flag: str) -> None:
+    """Refuse, before any work is done, an output file path that is a folder or whose folder cannot be written
+    (see :func:`check_output_folder`)."""
+    target = Path(path)
+    if target.is_dir():
+        raise SavkitError(f"{flag} {target} is a folder: give a file path, such as {target / 'results.json'}")
+    check_output_folder(target.parent, flag)
