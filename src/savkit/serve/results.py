@@ -8,21 +8,17 @@ only from names in the results file, checked here; a URL only ever carries indic
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from savkit.errors import SavkitError
-from savkit.eval.masks import id_mask, read_binary_mask, read_label_mask
-from savkit.io.names import video_id_problem
+from savkit.eval import results_file
 
 OBJECT_FIELDS = ("video", "object", "J&F", "J", "F", "frames", "J_frames", "F_frames")
 WORST_FRAMES = 3
 _NAME_PART = re.compile(r"[^A-Za-z0-9._-]+")
-_DIGITS = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -69,14 +65,7 @@ class Run:
 
     def predicted_mask(self, obj: dict, frame: str) -> np.ndarray | None:
         """The predicted mask of ``obj`` on ``frame`` (a frame name listed in the results), None when absent."""
-        root = self.path.parent
-        per_object = root / obj["video"] / obj["object"] / f"{frame}.png"
-        if per_object.is_file():
-            return read_binary_mask(per_object)
-        labels = root / obj["video"] / f"{frame}.png"
-        if labels.is_file():
-            return id_mask(read_label_mask(labels), int(obj["object"]))
-        return None
+        return results_file.object_mask(self.path.parent, obj, frame)
 
 
 def load_runs(paths: list[Path]) -> dict[str, Run]:
@@ -96,40 +85,8 @@ def load_runs(paths: list[Path]) -> dict[str, Run]:
 
 def worst_frames(obj: dict, count: int = WORST_FRAMES) -> list[str]:
     """The ``count`` frames of an object with the lowest (J + F) / 2, worst first (ties: earlier frame first)."""
-    scores = (np.asarray(obj["J_frames"], float) + np.asarray(obj["F_frames"], float)) / 2
-    order = np.argsort(scores, kind="stable")[:count]
-    return [obj["frames"][i] for i in order]
+    return results_file.worst_frames(obj, count)
 
 
 def _read_results(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SavkitError(f"{path}: no such file; pass a results.json written by `savkit eval`") from None
-    except (OSError, ValueError) as exc:
-        raise SavkitError(
-            f"{path}: not a readable JSON file ({exc}); pass a results.json of `savkit eval`"
-        ) from None
-    problem = _results_problem(data)
-    if problem:
-        raise SavkitError(f"{path}: not a results.json written by `savkit eval` ({problem})")
-    return data
-
-
-def _results_problem(data: object) -> str | None:
-    """Why ``data`` is not a usable results.json (names become paths: they must be plain), or None."""
-    if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
-        return "no 'objects' list"
-    for number, obj in enumerate(data["objects"]):
-        if not isinstance(obj, dict) or any(name not in obj for name in OBJECT_FIELDS):
-            return f"object {number} lacks one of {', '.join(OBJECT_FIELDS)}"
-        if not isinstance(obj["video"], str) or video_id_problem(obj["video"]):
-            return f"object {number}: video {obj['video']!r} is not a plain video id"
-        if not isinstance(obj["object"], str) or not _DIGITS.fullmatch(obj["object"]):
-            return f"object {number}: object {obj['object']!r} is not a number"
-        frames = obj["frames"]
-        if not all(isinstance(frame, str) and _DIGITS.fullmatch(frame) for frame in frames):
-            return f"object {number}: frame names must be numbers like 00004"
-        if not (len(frames) == len(obj["J_frames"]) == len(obj["F_frames"])) or not frames:
-            return f"object {number}: frames, J_frames and F_frames differ in length or are empty"
-    return None
+    return results_file.read_results(path, OBJECT_FIELDS)

@@ -53,6 +53,7 @@ class VideoScorer(ABC):
         self.frames: dict[int, list[str]] = defaultdict(list)
         self.j: dict[int, list[float]] = defaultdict(list)
         self.f: dict[int, list[float]] = defaultdict(list)
+        self.gt_area: dict[int, list[int]] = defaultdict(list)  # GT pixels per scored frame (for reports)
         self.prediction_empty = True
         self.foreign_pixels = 0
         self.warnings: list[str] = []
@@ -66,10 +67,12 @@ class VideoScorer(ABC):
         """Settle the results once every frame is fed (rules for unusual objects, foreign pixels); the ids to report."""
 
     def score(self, object_id: int, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        j, f = score_frame(id_mask(pred, object_id), id_mask(gt, object_id), tolerance_disk(*gt.shape))
+        gt_mask = id_mask(gt, object_id)
+        j, f = score_frame(id_mask(pred, object_id), gt_mask, tolerance_disk(*gt.shape))
         self.frames[object_id].append(frame)
         self.j[object_id].append(j)
         self.f[object_id].append(f)
+        self.gt_area[object_id].append(int(np.count_nonzero(gt_mask)))
 
     def finish(self) -> TaskScores:
         objects = [self._object_frames(object_id) for object_id in self.conclude()]
@@ -83,8 +86,10 @@ class VideoScorer(ABC):
             key, label = task.object or "", None
         else:
             key, label = str(object_id), object_id
+        areas = self.gt_area.get(object_id, [])
+        extra = {"GT_area": areas} if len(areas) == len(self.frames[object_id]) else {}
         return ObjectFrames(
-            task.video, key, label, self.frames[object_id], self.j[object_id], self.f[object_id]
+            task.video, key, label, self.frames[object_id], self.j[object_id], self.f[object_id], extra
         )
 
     @property
