@@ -18,7 +18,7 @@ def object_masks(rng, shape, frames, realistic=False):
         masks = random_sequence(rng, shape, frames)
         shifts = [np.roll(m, int(rng.integers(-2, 3)), axis=int(rng.integers(0, 2))) for m in masks]
         return [(m, s & (rng.random(shape) < 0.95)) for m, s in zip(masks, shifts, strict=True)]
-    spec = DemoSpec(annotated_frames=frames, width=shape[1], height=shape[0])
+    spec = DemoSpec(annotated_frames=max(frames, 6), width=shape[1], height=shape[0])
     track, error = random_track(rng, spec), str(rng.choice(ERRORS))
     gts = [track_mask(track, k, spec) for k in range(frames)]
     return [(gt, corrupt(gt, error, k, rng)) for k, gt in enumerate(gts)]
