@@ -16,13 +16,13 @@ import os
 import sys
 
 from savkit import __version__
-from savkit.cli import convert, demo, eval_cmd, index, render, serve, show, validate
+from savkit.cli import compare, convert, demo, eval_cmd, index, render, report, serve, show, validate
 from savkit.cli.failures import failure_line, tolerate_unencodable_output
 from savkit.errors import SavkitError
 
 DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F, typed annotations, streaming video, conversion at scale, a queryable index."
 
-COMMANDS = [demo, eval_cmd, convert, validate, index, show, render, serve]
+COMMANDS = [demo, eval_cmd, report, compare, convert, validate, index, show, render, serve]
 
 
 def build_parser(command: str | None = None, *, every_command: bool = True) -> argparse.ArgumentParser:

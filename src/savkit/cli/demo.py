@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     demo = make_demo_set(args.out, DemoSpec(seed=args.seed))
     report = evaluate(demo.gt_root, demo.pred_root, EvalOptions(num_processes=args.num_processes))
     report.write(args.out / "results.csv", args.out / "results.json")
+    report_line = write_demo_report(args.out, demo.gt_root, demo.pred_root)
     if not args.quiet:
         print(report.console_text(), end="")
     print_warnings(report)
@@ -38,5 +39,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nGT masks:    {demo.gt_root}")
     print(f"predictions: {demo.pred_root}")
     print(f"results:     {args.out / 'results.csv'}, {args.out / 'results.json'}")
+    print(report_line)
     print(f"evaluate it yourself: savkit eval --gt_root {demo.gt_root} --pred_root {demo.pred_root}")
     return 0
+
+
+def write_demo_report(out: Path, gt_root: Path, pred_root: Path) -> str:
+    """Write the demo's HTML report when matplotlib (the ``report`` extra) is there; the line to print."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "report:      pip install 'savkit[report]' for an HTML report (savkit report)"
+    from savkit.cli.report import write_html
+    from savkit.report.build import build_report
+
+    write_html(out / "report.html", build_report(out / "results.json", gt_root, pred_root))
+    return f"report:      {out / 'report.html'} (open it in a browser)"
