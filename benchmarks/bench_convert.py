@@ -136,9 +136,7 @@ def cpu_seconds() -> float:
 
 
 def savkit_extract(work: Path, videos: list[Path], quality: int, workers: int) -> None:
-    report = extract_frames(
-        videos[0].parent, fresh(work / "savkit"), EVERY, quality, workers=workers, progress=False
-    )
+    report = extract_frames(videos[0].parent, fresh(work / "savkit"), EVERY, quality, workers=workers)
     assert not report.failures, report.failures
 
 
@@ -310,7 +308,7 @@ def baseline_masks(src: Path, out: Path) -> None:
 
 
 def savkit_masks(src: Path, out: Path, workers: int) -> None:
-    report = export_masks(src, fresh(out), "manual", "sav", workers=workers, progress=False)
+    report = export_masks(src, fresh(out), "manual", "sav", workers=workers)
     assert not report.failures, report.failures
 
 

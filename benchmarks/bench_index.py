@@ -74,7 +74,7 @@ def bench_scaling(work: Path, num_videos: int, rounds: int) -> None:
     for round_number in range(1, rounds + 1):
         for workers in counts:
             shutil.rmtree(work / "index", ignore_errors=True)
-            report = build_index(root, work / "index", workers=workers, progress=False)
+            report = build_index(root, work / "index", workers=workers)
             assert len(report.read) == len(files) and not report.failures
             best[workers] = min(best[workers], (report.seconds, report.read_seconds))
             print(
@@ -97,7 +97,7 @@ def bench_scaling(work: Path, num_videos: int, rounds: int) -> None:
         f"serial part (scan, merge, Parquet writes) with 1 worker: {whole_1 - read_1:.2f} s of {whole_1:.2f} s; "
         f"target: read speed-up on 2 workers >= 1.6x (0.8x linear)"
     )
-    report = build_index(root, work / "index", workers=cores, progress=False)
+    report = build_index(root, work / "index", workers=cores)
     projected = report.seconds * SAV_TRAIN_FILES / len(files)
     print(
         f"re-index, nothing changed: {report.seconds:.2f} s (reads {len(report.read)} files); projected {projected:.1f} s"

@@ -50,7 +50,7 @@ def mtimes(folder: Path) -> dict[str, int]:
 
 
 def test_frames_are_named_by_24fps_index_and_show_that_frame(videos, tmp_path):
-    report = extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
+    report = extract_frames(videos, tmp_path, every=4, workers=1)
     assert report.failures == []
     for video_id, count in FRAME_COUNTS.items():
         names = sorted(path.name for path in (tmp_path / video_id).iterdir())
@@ -64,15 +64,15 @@ def test_frames_are_named_by_24fps_index_and_show_that_frame(videos, tmp_path):
 
 
 def test_every_frame_and_quality(videos, tmp_path):
-    extract_frames(videos / "b", tmp_path / "q95", progress=False, workers=1)
-    extract_frames(videos / "b", tmp_path / "q30", quality=30, progress=False, workers=1)
+    extract_frames(videos / "b", tmp_path / "q95", workers=1)
+    extract_frames(videos / "b", tmp_path / "q30", quality=30, workers=1)
     high, low = tree(tmp_path / "q95"), tree(tmp_path / "q30")
     assert sorted(high) == [f"v2/{index:05d}.jpg" for index in range(13)]
     assert sum(map(len, low.values())) < sum(map(len, high.values()))
 
 
 def test_resume_skips_finished_videos_and_redoes_partial_ones(videos, tmp_path):
-    extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
+    extract_frames(videos, tmp_path, every=4, workers=1)
     expected = tree(tmp_path)
     finished = mtimes(tmp_path / "v1")
     # Simulated kill mid-v2: its folder lost files and has no marker; a temporary folder was left behind.
@@ -82,14 +82,14 @@ def test_resume_skips_finished_videos_and_redoes_partial_ones(videos, tmp_path):
     (partial_folder(tmp_path, "v2") / "00004.jpg").parent.mkdir()
     (partial_folder(tmp_path, "v2") / "00004.jpg").write_bytes(b"half a frame")
 
-    report = extract_frames(videos, tmp_path, every=4, workers=1, progress=False)
+    report = extract_frames(videos, tmp_path, every=4, workers=1)
     assert report.results["v1"] == VideoStats(files=8, bytes=report.results["v1"].bytes, skipped=True)
     assert not report.results["v2"].skipped
     assert mtimes(tmp_path / "v1") == finished
     assert tree(tmp_path) == expected
     assert not partial_folder(tmp_path, "v2").exists()
 
-    extract_frames(videos, tmp_path, every=4, workers=1, progress=False, overwrite=True)
+    extract_frames(videos, tmp_path, every=4, workers=1, overwrite=True)
     assert mtimes(tmp_path / "v1") != finished
 
 
@@ -131,7 +131,7 @@ def test_cli_quiet_prints_nothing_and_bad_arguments_exit_2(videos, tmp_path, cap
 
 
 def test_local_cluster_frames_equal_local_processes(videos, tmp_path, dask_client):
-    local = extract_frames(videos, tmp_path / "local", every=4, workers=2, progress=False)
+    local = extract_frames(videos, tmp_path / "local", every=4, workers=2)
     assert local.failures == []
     address = dask_client.scheduler.address  # the CLI connects by address, as to a remote cluster
     command = ["extract-frames", str(videos), str(tmp_path / "dask"), "--every", "4", "--scheduler", address]
@@ -164,7 +164,7 @@ def sample_once() -> Path:
 @pytest.fixture(scope="module")
 def sav_export(sample_once, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sav")
-    report = export_masks(sample_once, out, "manual", "sav", workers=1, progress=False)
+    report = export_masks(sample_once, out, "manual", "sav", workers=1)
     assert report.failures == []
     return out
 
@@ -172,7 +172,7 @@ def sav_export(sample_once, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def davis_export(sample_once, tmp_path_factory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("davis")
-    report = export_masks(sample_once, out, "both", "davis", workers=1, progress=False)
+    report = export_masks(sample_once, out, "both", "davis", workers=1)
     assert report.failures == []
     return out, report.results["sav_000001"].overlap_pixels
 
@@ -224,14 +224,14 @@ def test_davis_layout_lowest_number_wins_and_overlaps_are_counted(sample_dir, da
 @pytest.mark.parametrize("layout", ["sav", "davis"])
 def test_export_import_export_is_byte_identical(sample_dir, sav_export, davis_export, tmp_path, layout):
     first = sav_export if layout == "sav" else davis_export[0]
-    import_report = import_masks(first, tmp_path / "json", workers=1, progress=False)
+    import_report = import_masks(first, tmp_path / "json", workers=1)
     assert import_report.failures == []
-    export_masks(tmp_path / "json", tmp_path / "again", "manual", layout, workers=1, progress=False)
+    export_masks(tmp_path / "json", tmp_path / "again", "manual", layout, workers=1)
     assert tree(tmp_path / "again") == tree(first)
 
 
 def test_imported_json_has_the_original_masks_and_metadata(sample_dir, sav_export, tmp_path):
-    import_masks(sav_export, tmp_path, "manual", "train", workers=1, progress=False)
+    import_masks(sav_export, tmp_path, "manual", "train", workers=1)
     imported = read_sav_json(tmp_path / "sav_000001_manual.json")
     original = read_sav_json(sample_dir / "sav_000001_manual.json")
     assert imported.split == "train" and (imported.height, imported.width) == (848, 480)
@@ -265,6 +265,6 @@ def test_bad_json_and_bad_png_tree_fail_alone(sample_dir, tmp_path, capsys):
 
 
 def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path, dask_client):
-    report = export_masks(sample_dir, tmp_path, "both", "davis", scheduler=dask_client, progress=False)
+    report = export_masks(sample_dir, tmp_path, "both", "davis", scheduler=dask_client)
     assert report.results["sav_000001"].overlap_pixels == davis_export[1]
     assert tree(tmp_path) == tree(davis_export[0])

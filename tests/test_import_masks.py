@@ -42,7 +42,7 @@ def exports(short_sample: Path, tmp_path_factory) -> dict[tuple[str, str], Path]
     for masklet_type in ("manual", "auto"):
         for layout in ("sav", "davis"):
             folder = tmp_path_factory.mktemp(f"{masklet_type}-{layout}")
-            report = export_masks(short_sample, folder, masklet_type, layout, workers=1, progress=False)
+            report = export_masks(short_sample, folder, masklet_type, layout, workers=1)
             assert report.failures == []
             folders[masklet_type, layout] = folder
     return folders
@@ -54,7 +54,7 @@ def test_export_import_validate_and_index(
     short_sample: Path, exports, tmp_path: Path, masklet_type: str, layout: str
 ) -> None:
     out = tmp_path / "json"
-    report = import_masks(exports[masklet_type, layout], out, masklet_type, workers=1, progress=False)
+    report = import_masks(exports[masklet_type, layout], out, masklet_type, workers=1)
     assert report.failures == []
     imported = out / f"{SAMPLE_ID}_{masklet_type}.json"
     assert validate_paths([imported]) == []
@@ -79,7 +79,7 @@ def test_export_import_validate_and_index(
     expected = {"video_frame_count", "video_duration", "video_environment", "video_split"}
     assert guessed == expected | ({"masklet_stability_score"} if masklet_type == "auto" else set())
 
-    index = build_index(out, tmp_path / "index", workers=1, progress=False)
+    index = build_index(out, tmp_path / "index", workers=1)
     assert (index.videos, index.masklets, index.failures) == (1, count, [])
     rows = run_query(tmp_path / "index", f"SELECT count(*) FROM masklets WHERE type = '{masklet_type}'")
     assert rows.first_rows == [(count,)]
@@ -135,7 +135,7 @@ def test_metadata_from_the_videos_folder_searched_recursively(tmp_path: Path, ca
 def test_metadata_from_jpeg_frames_given_as_videos(tmp_path: Path) -> None:
     src = mask_tree(tmp_path / "masks")
     split, _ = valtest_folder(tmp_path, frames=12)
-    report = import_masks(src, tmp_path / "out", videos=split / "JPEGImages_24fps", workers=1, progress=False)
+    report = import_masks(src, tmp_path / "out", videos=split / "JPEGImages_24fps", workers=1)
     assert report.results["vid"].metadata_source == "JPEG frames"
     data = imported(tmp_path / "out")
     assert (data["video_frame_count"], data["video_duration"]) == (12.0, 0.5)
@@ -143,9 +143,7 @@ def test_metadata_from_jpeg_frames_given_as_videos(tmp_path: Path) -> None:
 
 def test_val_split_root_takes_its_jpegs_and_split_name(tmp_path: Path) -> None:
     split, _ = valtest_folder(tmp_path, frames=11)
-    report = import_masks(
-        split, tmp_path / "out", workers=1, progress=False
-    )  # the split root, not Annotations
+    report = import_masks(split, tmp_path / "out", workers=1)  # the split root, not Annotations
     assert report.failures == []
     data = imported(tmp_path / "out")
     assert (data["video_frame_count"], data["video_split"]) == (11.0, "val")
@@ -159,7 +157,7 @@ def test_jpeg_folder_that_skips_frames_is_a_named_guess(tmp_path: Path) -> None:
     for jpeg in (split / "JPEGImages_24fps" / "vid").glob("*.jpg"):
         if int(jpeg.stem) % 4:
             jpeg.unlink()  # as extract-frames --every 4 leaves it
-    report = import_masks(split / "Annotations_6fps", tmp_path / "out", workers=1, progress=False)
+    report = import_masks(split / "Annotations_6fps", tmp_path / "out", workers=1)
     [how] = [guess.how for guess, _ in guessed_fields(report) if guess.field == "video_frame_count"]
     assert "skips frames" in how and imported(tmp_path / "out")["video_frame_count"] == 9.0
 
@@ -203,7 +201,7 @@ def test_masks_that_do_not_fit_the_video_fail(tmp_path: Path, video_frames, make
     (tmp_path / "videos").mkdir()
     if video_frames:
         write_index_video(tmp_path / "videos" / "vid.mp4", video_frames)
-    report = import_masks(src, tmp_path / "out", videos=tmp_path / "videos", workers=1, progress=False)
+    report = import_masks(src, tmp_path / "out", videos=tmp_path / "videos", workers=1)
     [(video_id, reason)] = report.failures
     assert video_id == "vid" and message in reason
     assert not (tmp_path / "out" / "vid_manual.json").exists()
@@ -213,12 +211,12 @@ def test_masks_of_another_size_than_the_video_fail(tmp_path: Path) -> None:
     src = tmp_path / "masks"
     write_png(src / "vid" / "000" / "00000.png", np.zeros((HEIGHT, WIDTH + 2), dtype=np.uint8))
     write_index_video(src / "vid.mp4", 4)
-    [(_, reason)] = import_masks(src, tmp_path / "out", workers=1, progress=False).failures
+    [(_, reason)] = import_masks(src, tmp_path / "out", workers=1).failures
     assert f"masks are {WIDTH + 2}x{HEIGHT} but" in reason and f"is {WIDTH}x{HEIGHT}" in reason
 
 
 def test_appledouble_pngs_are_ignored(tmp_path: Path) -> None:
     src = mask_tree(tmp_path / "masks")
     (src / "vid" / "000" / "._00000.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
-    assert import_masks(src, tmp_path / "out", workers=1, progress=False).failures == []
+    assert import_masks(src, tmp_path / "out", workers=1).failures == []
     assert read_sav_json(tmp_path / "out" / "vid_manual.json").masklets[0].areas().tolist() == [225] * 3

@@ -164,7 +164,7 @@ def assert_index_matches_files(index_dir: Path, root: Path) -> None:
 
 
 def test_index_equals_an_independent_reading_of_the_files(dataset: Path, tmp_path: Path) -> None:
-    report = build_index(dataset, tmp_path / "index", workers=2, progress=False)
+    report = build_index(dataset, tmp_path / "index", workers=2)
     assert report.failures == []
     assert report.sources == len(list(dataset.rglob("*.json"))) + len(VAL_IDS)
     assert_index_matches_files(tmp_path / "index", dataset)
@@ -173,7 +173,7 @@ def test_index_equals_an_independent_reading_of_the_files(dataset: Path, tmp_pat
 
 
 def test_real_sample_is_indexed_with_exact_areas(sample_dir: Path, tmp_path: Path) -> None:
-    report = build_index(sample_dir, tmp_path / "index", workers=1, progress=False)
+    report = build_index(sample_dir, tmp_path / "index", workers=1)
     assert (report.videos, report.masklets) == (1, 14)
     assert_index_matches_files(tmp_path / "index", sample_dir)
 
@@ -190,7 +190,7 @@ def recording(read, paths: list[Path]):
 
 def test_reindex_reads_only_new_and_changed_files(dataset: Path, tmp_path: Path, monkeypatch) -> None:
     index_dir = tmp_path / "index"
-    build_index(dataset, index_dir, workers=1, progress=False)
+    build_index(dataset, index_dir, workers=1)
     train = dataset / "sav_train" / "sav_000"
     changed = train / "sav_000003_manual.json"
     data = json.loads(changed.read_text())
@@ -207,7 +207,7 @@ def test_reindex_reads_only_new_and_changed_files(dataset: Path, tmp_path: Path,
     read_paths: list[Path] = []
     for name in ("read_sav_json", "read_valtest_video"):
         monkeypatch.setattr(index_read, name, recording(getattr(index_read, name), read_paths))
-    report = build_index(dataset, index_dir, workers=1, progress=False)
+    report = build_index(dataset, index_dir, workers=1)
 
     relative = sorted(p.relative_to(dataset).as_posix() for p in [changed, *added])
     assert sorted(report.read) == sorted([*relative, f"sav_val/Annotations_6fps/{VAL_IDS[1]}"])
@@ -215,13 +215,13 @@ def test_reindex_reads_only_new_and_changed_files(dataset: Path, tmp_path: Path,
     assert report.removed == ["sav_train/sav_000/sav_000004_manual.json"]
     assert_index_matches_files(index_dir, dataset)
     fresh = tmp_path / "fresh"
-    build_index(dataset, fresh, workers=1, progress=False)
+    build_index(dataset, fresh, workers=1)
     for table in ("videos", "masklets", "files"):
         assert pq.read_table(index_dir / f"{table}.parquet").equals(pq.read_table(fresh / f"{table}.parquet"))
 
     masklets_mtime = (index_dir / "masklets.parquet").stat().st_mtime_ns
     read_paths.clear()
-    report = build_index(dataset, index_dir, workers=1, progress=False)
+    report = build_index(dataset, index_dir, workers=1)
     assert (report.read, report.removed, read_paths) == ([], [], [])
     assert (index_dir / "masklets.parquet").stat().st_mtime_ns == masklets_mtime
 
@@ -253,7 +253,7 @@ def test_corrupt_json_is_skipped_listed_and_exit_1(dataset: Path, tmp_path: Path
 @pytest.fixture
 def indexed(dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
     index_dir = tmp_path / "index"
-    build_index(dataset, index_dir, workers=1, progress=False)
+    build_index(dataset, index_dir, workers=1)
     return dataset, index_dir
 
 
@@ -397,14 +397,12 @@ def test_bad_index_arguments_exit_2(dataset: Path, tmp_path: Path, capsys, make_
 def test_symlink_loop_is_walked_once(dataset: Path, tmp_path: Path) -> None:
     sources = len(list(dataset.rglob("*.json"))) + len(VAL_IDS)
     (dataset / "sav_train" / "sav_000" / "loop").symlink_to(dataset / "sav_train")
-    report = build_index(dataset, tmp_path / "index", workers=1, progress=False)
+    report = build_index(dataset, tmp_path / "index", workers=1)
     assert report.sources == sources
 
 
 def test_annotations_folder_as_root(dataset: Path, tmp_path: Path) -> None:
-    report = build_index(
-        dataset / "sav_val" / "Annotations_6fps", tmp_path / "index", workers=1, progress=False
-    )
+    report = build_index(dataset / "sav_val" / "Annotations_6fps", tmp_path / "index", workers=1)
     assert (report.failures, report.videos, report.masklets) == ([], len(VAL_IDS), 2 * len(VAL_IDS))
 
 
@@ -439,9 +437,9 @@ def test_dask_scheduler_gives_the_same_index(dataset: Path, tmp_path: Path) -> N
     with distributed.Client(
         processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
     ) as client:
-        report = build_index(dataset, tmp_path / "dask", scheduler=client, progress=False)
+        report = build_index(dataset, tmp_path / "dask", scheduler=client)
     assert report.failures == []
-    build_index(dataset, tmp_path / "local", workers=1, progress=False)
+    build_index(dataset, tmp_path / "local", workers=1)
     for table in ("videos", "masklets"):
         dask_table = pq.read_table(tmp_path / "dask" / f"{table}.parquet")
         assert dask_table.equals(pq.read_table(tmp_path / "local" / f"{table}.parquet"))

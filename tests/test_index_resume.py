@@ -54,14 +54,14 @@ def test_ctrl_c_at_70_percent_keeps_what_was_read(root: Path, tmp_path: Path, mo
     monkeypatch.setattr(index_read, "read_sav_json", interrupted_reader)
     index_dir = tmp_path / "index"
     with pytest.raises(KeyboardInterrupt):
-        build_index(root, index_dir, workers=1, progress=False)
+        build_index(root, index_dir, workers=1)
     assert len(done) == stop_at and any((index_dir / PARTS_DIR).iterdir())
 
     monkeypatch.setattr(index_read, "read_sav_json", read)
-    report = build_index(root, index_dir, workers=1, progress=False)
+    report = build_index(root, index_dir, workers=1)
     assert sorted(report.read) == sorted(all_jsons(root) - set(done))
     assert not (index_dir / PARTS_DIR).exists()
-    build_index(root, tmp_path / "fresh", workers=1, progress=False)
+    build_index(root, tmp_path / "fresh", workers=1)
     assert_same_tables(index_dir, tmp_path / "fresh")
 
 
@@ -102,14 +102,14 @@ def test_sigterm_keeps_what_was_read(root: Path, tmp_path: Path) -> None:
     done = set(log.read_text().split())
     assert len(done) == stop_at
 
-    report = build_index(root, index_dir, workers=2, progress=False)
+    report = build_index(root, index_dir, workers=2)
     assert sorted(report.read) == sorted(all_jsons(root) - done)
-    build_index(root, tmp_path / "fresh", workers=1, progress=False)
+    build_index(root, tmp_path / "fresh", workers=1)
     assert_same_tables(index_dir, tmp_path / "fresh")
 
 
 def test_two_copies_of_a_video_are_reported_not_merged(root: Path, tmp_path: Path, capsys) -> None:
-    build_index(root, tmp_path / "single", workers=1, progress=False)
+    build_index(root, tmp_path / "single", workers=1)
     (root / "backup").mkdir()
     shutil.copy(root / "sav_000" / "sav_000003_manual.json", root / "backup")
     index_dir = tmp_path / "index"

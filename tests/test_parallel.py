@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from savkit.cli.progress import progress_bar
 from savkit.errors import SavkitError
 from savkit.parallel import (
     CRASH_REASON,
@@ -21,6 +22,7 @@ from savkit.parallel import (
     video_output,
     write_video_output,
 )
+from savkit.progress import Progress
 
 
 def square_or_fail(x: int) -> int:
@@ -40,7 +42,7 @@ EXPECTED = {x: x * x for x in range(6) if x != 3}
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_local_results_and_one_line_failures(workers):
-    report = run_tasks(square_or_fail, range(6), workers=workers, progress=False)
+    report = run_tasks(square_or_fail, range(6), workers=workers)
     assert report.results == EXPECTED
     assert report.failures == [(3, "ValueError: three is not allowed")]
     assert report.seconds > 0
@@ -48,17 +50,17 @@ def test_local_results_and_one_line_failures(workers):
 
 def test_fewer_than_one_worker_is_a_savkit_error_before_any_item_runs():
     with pytest.raises(SavkitError, match="workers must be at least 1, not 0"):
-        run_tasks(square_or_fail, [1], workers=0, progress=False)
+        run_tasks(square_or_fail, [1], workers=0)
 
 
 def test_a_dying_worker_process_is_a_failure_of_its_item_only():
-    report = run_tasks(square_or_crash, range(6), workers=2, progress=False)
+    report = run_tasks(square_or_crash, range(6), workers=2)
     assert report.failures == [(2, CRASH_REASON)]
     assert report.results == {x: x * x for x in range(6) if x != 2}
 
 
 def test_an_item_that_cannot_be_sent_to_a_worker_is_a_failure():
-    report = run_tasks(str, [1, threading.Lock()], workers=2, progress=False, key=type)
+    report = run_tasks(str, [1, threading.Lock()], workers=2, key=type)
     assert report.results == {int: "1"}
     assert [(key, reason.split(":")[0]) for key, reason in report.failures] == [
         (type(threading.Lock()), "TypeError")
@@ -69,7 +71,7 @@ def test_key_names_items_and_savkit_errors_keep_their_message():
     def key(item):
         return f"video{item}"
 
-    report = run_tasks(_raise_savkit_error, [1], workers=1, progress=False, key=key)
+    report = run_tasks(_raise_savkit_error, [1], workers=1, key=key)
     assert report.failures == [("video1", "bad input 1: fix it")]
 
 
@@ -77,17 +79,25 @@ def _raise_savkit_error(x: int) -> None:
     raise SavkitError(f"bad input {x}: fix it")
 
 
-def test_progress_bar_on_stderr_unless_disabled(capfd):
-    run_tasks(square_or_fail, [1, 2], workers=1, desc="squares", unit="video")
+def test_progress_goes_to_the_callback_and_nothing_is_printed(capfd):
+    reports = []
+    run_tasks(square_or_fail, [1, 3, 2], workers=1, progress=reports.append)
+    assert reports == [Progress(0, 3), Progress(1, 3), Progress(2, 3, failed=1), Progress(3, 3, failed=1)]
+    assert capfd.readouterr() == ("", "")  # the library never prints: the CLI draws the bar
+
+
+def test_cli_draws_the_bar_from_the_callback_and_quiet_draws_none(capfd):
+    with progress_bar("squares", "video") as progress:
+        run_tasks(square_or_fail, [1, 2], workers=1, progress=progress)
     err = capfd.readouterr().err
     assert "squares" in err and "2/2" in err and "video/s" in err
-    run_tasks(square_or_fail, [1, 2], workers=1, progress=False)
-    assert capfd.readouterr().err == ""
+    with progress_bar("squares", "video", quiet=True) as progress:
+        assert progress is None
 
 
 def test_dask_local_cluster_by_client_and_by_address(dask_client):
-    by_client = run_tasks(square_or_fail, range(6), scheduler=dask_client, progress=False)
-    by_address = run_tasks(square_or_fail, range(6), scheduler=dask_client.scheduler.address, progress=False)
+    by_client = run_tasks(square_or_fail, range(6), scheduler=dask_client)
+    by_address = run_tasks(square_or_fail, range(6), scheduler=dask_client.scheduler.address)
     for report in (by_client, by_address):
         assert report.results == EXPECTED
         assert report.failures == [(3, "ValueError: three is not allowed")]
@@ -106,7 +116,7 @@ def test_a_dying_dask_worker_is_a_failure_not_a_hang():
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        report = run_tasks(square_or_crash, range(6), scheduler=client, progress=False)
+        report = run_tasks(square_or_crash, range(6), scheduler=client)
     failures = dict(report.failures)
     assert failures[2] == f"{CRASH_REASON} (Dask KilledWorker)"
     assert set(report.results) | set(failures) == set(range(6))
@@ -118,7 +128,7 @@ def test_unreachable_scheduler_is_a_savkit_error():
     import dask
 
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), pytest.raises(SavkitError):
-        run_tasks(square_or_fail, [1], scheduler="tcp://127.0.0.1:9", progress=False)
+        run_tasks(square_or_fail, [1], scheduler="tcp://127.0.0.1:9")
 
 
 def _write_two_files(folder):

@@ -38,7 +38,7 @@ def train_root(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def train_site(train_root):
-    site = open_site(ServeConfig(root=train_root, workers=1, progress=False))
+    site = open_site(ServeConfig(root=train_root, workers=1))
     yield site
     site.close()
 
@@ -56,7 +56,7 @@ def val(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def val_client(val) -> TestClient:
     split, perfect, degraded = val
-    site = open_site(ServeConfig(root=split, results=(perfect, degraded), workers=1, progress=False))
+    site = open_site(ServeConfig(root=split, results=(perfect, degraded), workers=1))
     yield TestClient(create_app(site), base_url=BASE_URL, raise_server_exceptions=False)
     site.close()
 
@@ -316,7 +316,7 @@ def test_pages_are_served_offline(client):
 def test_index_is_built_in_root_and_reused(train_root, train_site):
     assert train_site.index_dir == train_root / INDEX_FOLDER
     stamp = (train_root / INDEX_FOLDER / "masklets.parquet").stat().st_mtime_ns
-    again = open_site(ServeConfig(root=train_root, workers=1, progress=False))
+    again = open_site(ServeConfig(root=train_root, workers=1))
     again.close()
     assert (train_root / INDEX_FOLDER / "masklets.parquet").stat().st_mtime_ns == stamp
 
@@ -324,7 +324,7 @@ def test_index_is_built_in_root_and_reused(train_root, train_site):
 def test_given_index_must_be_an_index(train_root, tmp_path):
     (tmp_path / "index.json").write_text("[]")
     with pytest.raises(SavkitError, match="not a savkit index"):
-        open_site(ServeConfig(root=train_root, index_dir=tmp_path, workers=1, progress=False))
+        open_site(ServeConfig(root=train_root, index_dir=tmp_path, workers=1))
 
 
 def test_val_layout_list_and_frames(val_client, val):

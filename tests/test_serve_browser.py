@@ -49,16 +49,14 @@ def page(browser):
 @pytest.fixture(scope="module")
 def train_url(tmp_path_factory: pytest.TempPathFactory):
     root = make_train(tmp_path_factory.mktemp("train"))
-    with running_server(ServeConfig(root=root, workers=1, progress=False)) as url:
+    with running_server(ServeConfig(root=root, workers=1)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def val_url(tmp_path_factory: pytest.TempPathFactory):
     split, perfect, degraded = make_val_with_runs(tmp_path_factory.mktemp("val"))
-    with running_server(
-        ServeConfig(root=split, results=(perfect, degraded), workers=1, progress=False)
-    ) as url:
+    with running_server(ServeConfig(root=split, results=(perfect, degraded), workers=1)) as url:
         yield url
 
 

@@ -37,7 +37,7 @@ def test_version_and_help_import_no_heavy_library(args: list[str]) -> None:
 
 def test_stats_and_query_import_duckdb_only(tmp_path: Path) -> None:
     write_train_videos(tmp_path / "root", 2, seed=0)
-    build_index(tmp_path / "root", tmp_path / "index", workers=1, progress=False)
+    build_index(tmp_path / "root", tmp_path / "index", workers=1)
     assert heavy_modules_after("stats", str(tmp_path / "index")) == {"duckdb"}
     sql = "SELECT video_id FROM masklets WHERE type = 'manual'"
     assert heavy_modules_after("query", str(tmp_path / "index"), sql) == {"duckdb"}

@@ -12,6 +12,7 @@ from savkit.cli import main
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
+from savkit.progress import Progress
 from savkit.viz import (
     OverlayStyle,
     masklet_colour,
@@ -143,11 +144,19 @@ def test_bad_selection_and_frame_are_errors(train_root: Path) -> None:
         overlay_frame(train_root, VIDEO_ID, 121)
 
 
-def test_render_at_6_fps_keeps_the_annotated_frames_in_order(short_root: Path, tmp_path: Path) -> None:
+def test_render_at_6_fps_keeps_the_annotated_frames_in_order(
+    short_root: Path, tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "overlay.mp4"
+    reports = []
     assert (
-        render_video(short_root, VIDEO_ID, out, fps=6, type="manual", style=INVISIBLE, progress=False) == 20
+        render_video(
+            short_root, VIDEO_ID, out, fps=6, type="manual", style=INVISIBLE, progress=reports.append
+        )
+        == 20
     )
+    assert reports == [Progress(done, 20) for done in range(21)]  # the callback hears of each frame written
+    assert capfd.readouterr().err == ""  # no bar from the library
     annotations = Dataset(short_root).annotations(VIDEO_ID)
     with VideoReader(out) as reader:
         assert (reader.count_frames(), reader.fps, reader.width, reader.height) == (20, 6.0, 480, 848)
@@ -160,7 +169,7 @@ def test_render_at_24_fps_holds_each_annotation_over_its_four_frames(
     short_root: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "overlay.mp4"
-    assert render_video(short_root, VIDEO_ID, out, type="manual", style=PLAIN, progress=False) == 80
+    assert render_video(short_root, VIDEO_ID, out, type="manual", style=PLAIN) == 80
     masks = Dataset(short_root).annotations(VIDEO_ID).masks(12, type="manual")
     with VideoReader(out) as reader:
         assert reader.fps == 24.0

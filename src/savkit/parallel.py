@@ -3,7 +3,7 @@
 Dataset-scale jobs (50,583 SA-V train videos) are a list of independent per-video tasks. ``run_tasks`` runs them
 with the same semantics everywhere: a failing item is recorded with a one-line reason and never stops the others,
 a worker process that dies (native crash, out of memory, killed) ends as a failure of its item instead of a hang,
-and a tqdm bar on stderr shows items/s and the ETA.
+and a ``progress`` callback hears of each finished item (the CLI draws a bar from it: items/s and the ETA).
 
 Per-video outputs are resumable: ``video_output`` writes a video's folder under a temporary name, renames it into
 place and only then writes a completion marker, so a killed run loses no finished video and a re-run redoes only
@@ -17,7 +17,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -28,10 +27,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_dir, write_text_atomic
+from savkit.progress import Progress, ProgressCallback
 
 MARKER_DIR = ".savkit-complete"
 CRASH_REASON = "worker process died while running this item (native crash, out of memory or killed)"
@@ -94,9 +92,7 @@ def run_tasks(
     *,
     workers: int | None = None,
     scheduler: Any = None,
-    progress: bool = True,
-    desc: str = "",
-    unit: str = "item",
+    progress: ProgressCallback | None = None,
     key: Callable[[Any], Hashable] | None = None,
     size: Callable[[Any], int] | None = None,
     on_result: Callable[[Hashable, Any], None] | None = None,
@@ -106,7 +102,7 @@ def run_tasks(
     ``workers``: local processes (default: ``available_cores()``; 1 runs in this process). ``scheduler``: the
     address of an existing Dask distributed scheduler (or a ``distributed.Client``); it takes precedence over
     ``workers``. ``key(item)`` names an item in the report (default: the item itself). ``size(item)``: how many
-    ``unit`` an item counts for on the progress bar (batched items; default 1). ``on_result(key, result)`` is
+    units of work an item counts for in ``progress`` reports (batched items; default 1). ``on_result(key, result)`` is
     called here as each result arrives, instead of keeping it in ``report.results`` (to save results as they
     come, so that an interrupted run keeps them).
     """
@@ -118,25 +114,29 @@ def run_tasks(
     report = RunReport()
     start = time.perf_counter()
     total = sum(size(item) for item in items)
-    with tqdm(total=total, desc=desc, unit=unit, disable=not progress, file=sys.stderr) as bar:
+    done = 0
+    if progress is not None:
+        progress(Progress(0, total))
 
-        def record(index: int, ok: bool, value: Any) -> None:
-            if ok and on_result is not None:
-                on_result(key(items[index]), value)
-            elif ok:
-                report.results[key(items[index])] = value
-            else:
-                report.failures.append((key(items[index]), value))
-                bar.set_postfix(failed=len(report.failures))
-            bar.update(size(items[index]))
-
-        if scheduler is not None:
-            _run_on_dask(func, items, scheduler, record)
-        elif workers == 1 or len(items) <= 1:
-            for index, item in enumerate(items):
-                record(index, *_call(func, item))
+    def record(index: int, ok: bool, value: Any) -> None:
+        nonlocal done
+        if ok and on_result is not None:
+            on_result(key(items[index]), value)
+        elif ok:
+            report.results[key(items[index])] = value
         else:
-            _run_in_processes(func, items, workers, record)
+            report.failures.append((key(items[index]), value))
+        done += size(items[index])
+        if progress is not None:
+            progress(Progress(done, total, len(report.failures)))
+
+    if scheduler is not None:
+        _run_on_dask(func, items, scheduler, record)
+    elif workers == 1 or len(items) <= 1:
+        for index, item in enumerate(items):
+            record(index, *_call(func, item))
+    else:
+        _run_in_processes(func, items, workers, record)
     report.seconds = time.perf_counter() - start
     return report
 

@@ -37,6 +37,7 @@ from savkit.errors import SavkitError
 from savkit.io.png import read_png
 from savkit.io.video import VideoReader
 from savkit.parallel import run_tasks
+from savkit.progress import ProgressCallback
 
 ERROR, WARNING = "error", "warning"
 PROGRESS_MIN_CHECKS = 10  # below this a bar would only flash
@@ -71,13 +72,13 @@ def validate_paths(
     lenient: bool = False,
     workers: int | None = 1,
     scheduler: object = None,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> list[Problem]:
     """Every problem in ``paths`` (JSON files, train folders, val/test folders), in path order.
 
     ``lenient`` reports frame-count mismatches (JSON vs mp4, annotated frames vs frames) as warnings. Checks
     run one per video through :func:`savkit.parallel.run_tasks` (``workers`` processes or a Dask
-    ``scheduler``, tqdm bar if ``progress``); a check that crashes becomes an error row of its file.
+    ``scheduler``, each finished check reported to ``progress``); a check that crashes becomes an error row of its file.
     """
     checks = [check for path in paths for check in _plan(Path(path), lenient)]
     report = run_tasks(
@@ -85,9 +86,7 @@ def validate_paths(
         checks,
         workers=workers,
         scheduler=scheduler,
-        progress=progress and len(checks) >= PROGRESS_MIN_CHECKS,
-        desc="validate",
-        unit="check",
+        progress=progress if len(checks) >= PROGRESS_MIN_CHECKS else None,
         key=id,
     )
     failures = dict(report.failures)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from savkit.cli.options import add_run_options, run_options
@@ -98,21 +100,25 @@ def _add_command(
     return parser
 
 
-def _run_options(args: argparse.Namespace) -> dict:
-    return {"overwrite": args.overwrite, **run_options(args)}
+@contextmanager
+def _run_options(args: argparse.Namespace) -> Iterator[dict]:
+    with run_options(args, "video") as options:
+        yield {"overwrite": args.overwrite, **options}
 
 
 def _extract_frames(args: argparse.Namespace) -> int:
     from savkit.convert.frames import extract_frames
 
-    report = extract_frames(args.src, args.out, args.every, args.quality, **_run_options(args))
+    with _run_options(args) as options:
+        report = extract_frames(args.src, args.out, args.every, args.quality, **options)
     return _finish(report, "frame", args.quiet)
 
 
 def _export_masks(args: argparse.Namespace) -> int:
     from savkit.convert.masks import MaskStats, export_masks
 
-    report = export_masks(args.src, args.out, args.type, args.layout, **_run_options(args))
+    with _run_options(args) as options:
+        report = export_masks(args.src, args.out, args.type, args.layout, **options)
     overlap = sum(stats.overlap_pixels for stats in report.results.values() if isinstance(stats, MaskStats))
     details = (
         f"; {overlap:,} overlapping pixels (lowest object number kept)" if args.layout == "davis" else ""
@@ -123,7 +129,8 @@ def _export_masks(args: argparse.Namespace) -> int:
 def _import_masks(args: argparse.Namespace) -> int:
     from savkit.convert.masks import import_masks
 
-    report = import_masks(args.src, args.out, args.type, args.split, videos=args.videos, **_run_options(args))
+    with _run_options(args) as options:
+        report = import_masks(args.src, args.out, args.type, args.split, videos=args.videos, **options)
     code = _finish(report, "JSON file", args.quiet, _metadata_sources(report))
     _print_guesses(report, asked_for_videos=args.videos is not None)
     return code

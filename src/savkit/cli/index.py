@@ -62,8 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_index(args: argparse.Namespace) -> int:
     from savkit.index import build_index
 
-    with _sigterm_as_interrupt():
-        report = build_index(args.root, args.out, **run_options(args))
+    with _sigterm_as_interrupt(), run_options(args, "file") as options:
+        report = build_index(args.root, args.out, **options)
     for duplicate in report.duplicates:
         print(
             f"savkit index: warning: {duplicate.video_id} ({duplicate.type}) found twice under {args.root}: "

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from savkit.cli.progress import progress_bar
 
 # What a Dask scheduler address looks like: [scheme://]host:port (an IPv6 host in brackets).
 _SCHEDULER_ADDRESS = re.compile(r"((tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):\d{1,5}")
@@ -28,9 +32,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
 
 
-def run_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments the library's runners take for the options of :func:`add_run_options`."""
-    return {"workers": args.workers, "scheduler": args.scheduler, "progress": not args.quiet}
+@contextmanager
+def run_options(args: argparse.Namespace, unit: str) -> Iterator[dict]:
+    """The keyword arguments the library's runners take for the options of :func:`add_run_options`, with a
+    progress bar counting ``unit`` (none with ``-q``), closed when the block ends."""
+    with progress_bar(args.command, unit, args.quiet) as progress:
+        yield {"workers": args.workers, "scheduler": args.scheduler, "progress": progress}
 
 
 def scheduler_address(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from savkit.cli.progress import progress_bar
 from savkit.cli.show import add_overlay_arguments, one_line_warnings, open_dataset, overlay_style
 
 HELP = {"render": "draw the masks over a whole video (mp4 or GIF)"}
@@ -33,7 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from savkit.viz import render_video
 
     dataset = open_dataset(args)
-    with one_line_warnings(args.command):
+    with (
+        one_line_warnings(args.command),
+        progress_bar(f"render {args.video_id}", "frame", args.quiet) as progress,
+    ):
         frames = render_video(
             dataset,
             args.video_id,
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             type=args.type,
             ids=args.masklets,
             style=overlay_style(args),
-            progress=not args.quiet,
+            progress=progress,
         )
     print(f"wrote {args.out}: {frames} frames of {args.video_id}")
     return 0

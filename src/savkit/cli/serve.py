@@ -13,6 +13,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
+from savkit.cli.progress import progress_bar
 from savkit.errors import SavkitError
 
 HELP = {"serve": "browse videos, masklets and eval results in a local web page"}
@@ -75,21 +76,22 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     listener = _listen(args.host, args.port)
-    config = ServeConfig(
-        root=args.root,
-        index_dir=args.index,
-        results=tuple(args.results),
-        lenient=args.lenient,
-        cache_bytes=args.cache_mb << 20,
-        allowed_hosts=(*LOOPBACK_HOSTS, args.host) if loopback else ("*",),
-        workers=args.workers,
-        progress=not args.quiet,
-    )
-    try:
-        site = open_site(config)
-    except BaseException:
-        listener.close()
-        raise
+    with progress_bar("index", "file", args.quiet) as progress:
+        config = ServeConfig(
+            root=args.root,
+            index_dir=args.index,
+            results=tuple(args.results),
+            lenient=args.lenient,
+            cache_bytes=args.cache_mb << 20,
+            allowed_hosts=(*LOOPBACK_HOSTS, args.host) if loopback else ("*",),
+            workers=args.workers,
+            progress=progress,
+        )
+        try:
+            site = open_site(config)
+        except BaseException:
+            listener.close()
+            raise
     url = f"http://{_url_host(args.host)}:{args.port}/"
     runs = f", {len(site.runs)} results run(s)" if site.runs else ""
     print(f"serving {len(site.catalog.ids):,} videos of {args.root} (index {site.index_dir}){runs} at {url}")

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from savkit.validate import has_errors, validate_paths
 
-    problems = validate_paths(args.paths, lenient=args.lenient, **run_options(args))
+    with run_options(args, "check") as options:
+        problems = validate_paths(args.paths, lenient=args.lenient, **options)
     if problems:
         print(format_table(problems))
     if not args.quiet:

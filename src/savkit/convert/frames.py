@@ -26,6 +26,7 @@ from savkit.convert.sources import find_files, run_video_tasks
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
 from savkit.parallel import RunReport, VideoStats, write_video_output
+from savkit.progress import ProgressCallback
 
 DEFAULT_QUALITY = 95  # what the official SA-V extraction (cv2.imwrite defaults) produces
 ENCODER_THREADS = 1  # the decoder has its own threads; more encoder threads only add contention
@@ -55,7 +56,7 @@ def extract_frames(
     overwrite: bool = False,
     workers: int | None = None,
     scheduler: Any = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Extract every ``every``-th frame of each mp4 under ``src`` (recursively) into ``out``, one task per video.
 
@@ -69,7 +70,7 @@ def extract_frames(
     tasks = [
         FramesTask(video, Path(out), every, quality, overwrite) for video in find_files(src, ".mp4", "videos")
     ]
-    return run_video_tasks(extract_video_frames, tasks, "extract-frames", workers, scheduler, progress)
+    return run_video_tasks(extract_video_frames, tasks, workers, scheduler, progress)
 
 
 def extract_video_frames(task: FramesTask) -> VideoStats:

@@ -47,6 +47,7 @@ from savkit.errors import SavkitError
 from savkit.io.names import is_ignored_name
 from savkit.io.png import read_png, write_png
 from savkit.parallel import RunReport, VideoStats, write_video_output
+from savkit.progress import ProgressCallback
 
 LAYOUTS = ("sav", "davis")
 UNKNOWN_SPLIT = "unknown"
@@ -123,7 +124,7 @@ def export_masks(
     overwrite: bool = False,
     workers: int | None = None,
     scheduler: Any = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Write the masks of every ``{video_id}_{type}.json`` under ``src`` as PNGs in ``layout``.
 
@@ -135,7 +136,7 @@ def export_masks(
     wanted = MASKLET_TYPES if type == "both" else (type,)
     jsons = _annotation_jsons(src, wanted)
     tasks = [ExportTask(video_id, paths, Path(out), layout, overwrite) for video_id, paths in jsons.items()]
-    return run_video_tasks(export_video_masks, tasks, "export-masks", workers, scheduler, progress)
+    return run_video_tasks(export_video_masks, tasks, workers, scheduler, progress)
 
 
 def export_video_masks(task: ExportTask) -> MaskStats:
@@ -230,7 +231,7 @@ def import_masks(
     overwrite: bool = False,
     workers: int | None = None,
     scheduler: Any = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Turn each video folder of a PNG tree into ``OUT/{video_id}_{type}.json``, a JSON ``savkit validate`` accepts.
 
@@ -259,7 +260,7 @@ def import_masks(
         )
         for video_dir in video_dirs
     ]
-    return run_video_tasks(import_video_masks, tasks, "import-masks", workers, scheduler, progress)
+    return run_video_tasks(import_video_masks, tasks, workers, scheduler, progress)
 
 
 def import_video_masks(task: ImportTask) -> ImportStats:

@@ -11,6 +11,7 @@ from typing import Any
 
 from savkit.errors import SavkitError
 from savkit.parallel import RunReport, run_tasks
+from savkit.progress import ProgressCallback
 
 
 def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
@@ -37,16 +38,13 @@ def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
 
 
 def run_video_tasks(
-    func: Callable[[Any], Any], tasks: list, desc: str, workers: int | None, scheduler: Any, progress: bool
+    func: Callable[[Any], Any],
+    tasks: list,
+    workers: int | None,
+    scheduler: Any,
+    progress: ProgressCallback | None,
 ) -> RunReport:
     """Run one conversion task per video on the shared runner; the report is keyed by each task's ``video_id``."""
     return run_tasks(
-        func,
-        tasks,
-        workers=workers,
-        scheduler=scheduler,
-        progress=progress,
-        desc=desc,
-        unit="video",
-        key=attrgetter("video_id"),
+        func, tasks, workers=workers, scheduler=scheduler, progress=progress, key=attrgetter("video_id")
     )

@@ -30,6 +30,7 @@ from savkit.index.scan import Duplicate, Scan, Source, scan_root
 from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, VIDEOS_SCHEMA, write_index_table
 from savkit.io.atomic import write_text_atomic
 from savkit.parallel import CRASH_REASON, available_cores, check_workers, run_tasks
+from savkit.progress import ProgressCallback
 
 MASKLET_ORDER = [
     ("split", "ascending"),
@@ -65,7 +66,7 @@ def build_index(
     *,
     workers: int | None = None,
     scheduler: object = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> IndexReport:
     """Index every train JSON and val/test annotation folder under ``root`` into ``out_dir``."""
     start = time.perf_counter()
@@ -117,7 +118,7 @@ def _read(
     *,
     workers: int | None,
     scheduler: object,
-    progress: bool,
+    progress: ProgressCallback | None,
 ) -> list[tuple[str, str]]:
     """Read ``sources`` in batches into ``parts`` (saved even when interrupted); the sources that failed."""
     batches = _batches(root, sources, workers, scheduler)
@@ -133,9 +134,7 @@ def _read(
             batches,
             workers=workers,
             scheduler=scheduler,
-            progress=progress and bool(sources),
-            desc="index",
-            unit="file",
+            progress=progress if sources else None,
             key=batch_key,
             size=batch_size,
             on_result=save,

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from savkit.annotations import FRAMES_PER_ANNOTATION, MASKLET_TYPES
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
+from savkit.progress import ProgressCallback
 from savkit.serve.catalog import SORT_KEYS, Catalog, VideoFilter, prepare_index
 from savkit.serve.frames import FrameOutOfRange, FrameServer
 from savkit.serve.results import Run, load_runs
@@ -59,7 +60,7 @@ class ServeConfig:
     cache_bytes: int = 512 << 20
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
     workers: int | None = None  # index build processes (None: all cores)
-    progress: bool = True
+    progress: ProgressCallback | None = None  # hears of the index build (the CLI draws a bar)
 
 
 @dataclass

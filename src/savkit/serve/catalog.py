@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from savkit.errors import SavkitError
 from savkit.index import build_index, open_index
+from savkit.progress import ProgressCallback
 
 INDEX_FOLDER = ".savkit-index"  # a hidden name: every discovery (the index's own scan too) skips it
 SORT_KEYS = {
@@ -76,7 +77,11 @@ class VideoFilter:
 
 
 def prepare_index(
-    root: Path, index_dir: Path | None, *, workers: int | None = None, progress: bool = True
+    root: Path,
+    index_dir: Path | None,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Path:
     """The index to serve: ``index_dir`` as it is when it exists (built there when it does not), else
     ``ROOT/.savkit-index``, built or brought up to date (a re-run reads only changed files)."""

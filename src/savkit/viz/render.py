@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 from savkit.annotations import FRAMES_PER_ANNOTATION, VideoAnnotations, check_masklet_type
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_path
 from savkit.io.video import write_video
+from savkit.progress import ProgressCallback, counted
 from savkit.viz.overlay import DEFAULT_STYLE, OverlayStyle, neutral_background, prepare_overlay
 
 VIDEO_FPS = 24
@@ -81,12 +81,12 @@ def render_video(
     ids: list[int] | None = None,
     style: OverlayStyle = DEFAULT_STYLE,
     lenient: bool = False,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Write the overlay of a whole video to ``out`` (.mp4 or .gif), streamed; return the number of frames.
 
     ``fps`` is 24 (every video frame) or 6 (annotated frames only); the default is 24 with a video and 6
-    without. A progress bar goes to stderr unless ``progress`` is False.
+    without. ``progress`` hears of each frame written (the CLI draws a bar from it).
     """
     dataset = _open(source, lenient)
     annotations = dataset.annotations(video_id)
@@ -106,8 +106,7 @@ def render_video(
     check_selection(annotations, type, ids)  # fail before the output file is opened
     drawn = _overlaid(backgrounds, annotations, type, ids, style)
     total = len(range(0, stop, step))
-    with tqdm(drawn, total=total, desc=f"render {video_id}", unit="frame", disable=not progress) as frames:
-        return write_video(out, frames, fps=fps, crf=20, preset="veryfast")
+    return write_video(out, counted(drawn, total, progress), fps=fps, crf=20, preset="veryfast")
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
