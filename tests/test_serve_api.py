@@ -13,6 +13,7 @@ from PIL import Image
 
 from savkit.annotations import VideoAnnotations, write_sav_json
 from savkit.cli import main
+from savkit.cli.serve import _is_loopback
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
@@ -183,6 +184,22 @@ def test_thumbnail(client):
     rgb = jpeg(client.get("/api/videos/sav_000003/thumbnail.jpg"))
     assert rgb.shape == (192, 320, 3)
     assert np.abs(patch_colour(rgb, 2 * 26, 2 * 28) - blended("manual", 0)).max() < 20
+
+
+def test_thumbnails_do_not_push_out_opened_videos(train_root):
+    frames = FrameServer(Dataset(train_root))
+    try:
+        frames.state("sav_000001")
+        for video_id in ("sav_000001", "sav_000002", "sav_000003"):
+            assert frames.thumbnail_jpeg(video_id)[:2] == b"\xff\xd8"  # a JPEG
+        assert list(frames._states) == ["sav_000001"]
+    finally:
+        frames.close()
+
+
+def test_loopback_hosts():
+    assert all(_is_loopback(host) for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"))
+    assert not any(_is_loopback(host) for host in ("0.0.0.0", "::", "192.168.1.10", "example.org"))
 
 
 def test_frames_are_cached(train_site, client):

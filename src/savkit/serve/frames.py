@@ -164,9 +164,7 @@ class FrameServer:
         cached = self.jpegs.get(key)
         if cached is not None:
             return cached
-        annotations = self.state(video_id).annotations
-        background = self.background(video_id, 0)
-        rgb = draw_annotated_frame(annotations, 0, background, type="manual")
+        rgb = draw_annotated_frame(self._annotations(video_id), 0, self._first_frame(video_id), type="manual")
         height = max(1, round(rgb.shape[0] * THUMBNAIL_WIDTH / rgb.shape[1]))
         small = cv2.resize(rgb, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA)
         return self._encoded(key, small)
@@ -202,6 +200,28 @@ class FrameServer:
             score = masklet.stability_score[k] if masklet.stability_score else None
             found.append({"id": masklet.id, "type": masklet.type, "area": area, "stability_score": score})
         return found
+
+    def _annotations(self, video_id: str) -> VideoAnnotations:
+        """The annotations kept for an opened video, else read without keeping them (a list page's thumbnails
+        would push out the videos being looked at)."""
+        with self._lock:
+            state = self._states.get(video_id)
+        return state.annotations if state is not None else self.dataset.annotations(video_id)
+
+    def _first_frame(self, video_id: str) -> np.ndarray | None:
+        """Video frame 0 for a thumbnail: from the cache, or decoded first thing (no frame count, no seek)."""
+        path = self.dataset.video_path(video_id)
+        if path is None:
+            return None
+        cached = self.frames.get((video_id, 0))
+        if cached is not None:
+            return cached
+        if self.dataset.layout == "valtest":
+            return self.dataset.frame(video_id, 0)
+        with VideoReader(path) as reader:
+            for _, rgb in reader.frames(stop=1):
+                return rgb
+        raise SavkitError(f"{path}: no frame could be decoded; the video may be damaged")
 
     def check_annotated_frame(self, video_id: str, k: int) -> None:
         count = self.state(video_id).annotated_frames
