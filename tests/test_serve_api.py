@@ -259,14 +259,18 @@ TRAVERSALS = [
 ]
 
 
-@pytest.mark.parametrize("url", TRAVERSALS)
-def test_unknown_paths_are_404_json(client, url):
-    response = client.get(url)
-    assert response.status_code == 404
+def assert_json_error(response, status: int) -> None:
+    """An error answer: the status, as JSON with a message, nothing of a traceback or of /etc/passwd."""
+    assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert body["status"] == 404 and body["error"]
-    assert "root:" not in response.text  # nothing of /etc/passwd
+    assert body["status"] == status and body["error"]
+    assert "Traceback" not in response.text and "root:" not in response.text
+
+
+@pytest.mark.parametrize("url", TRAVERSALS)
+def test_unknown_paths_are_404_json(client, url):
+    assert_json_error(client.get(url), 404)
 
 
 BAD_VALUES = [
@@ -291,11 +295,7 @@ BAD_VALUES = [
 
 @pytest.mark.parametrize("url", BAD_VALUES)
 def test_bad_values_are_422_json(client, url):
-    response = client.get(url)
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/json"
-    assert response.json()["error"]
-    assert "Traceback" not in response.text
+    assert_json_error(client.get(url), 422)
 
 
 def test_list_still_answers_after_bad_sql_like_input(client):
@@ -410,9 +410,7 @@ def test_results_gt_and_prediction_images(val_client, val):
     ],
 )
 def test_results_errors(val_client, url, status):
-    response = val_client.get(url)
-    assert response.status_code == status
-    assert response.json()["status"] == status
+    assert_json_error(val_client.get(url), status)
 
 
 def test_results_page_is_served(val_client):

@@ -47,11 +47,8 @@ class ByteLRU:
 
     def get(self, key: Hashable) -> object | None:
         with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
+            item = _recently_used(self._items, key)
+        return None if item is None else item[0]
 
     def put(self, key: Hashable, value: object, size: int) -> None:
         if size > self.max_bytes:
@@ -129,10 +126,9 @@ class FrameServer:
     def state(self, video_id: str) -> VideoState:
         """Parsed annotations of a video (kept for the last few videos), frame counts checked once."""
         with self._lock:
-            state = self._states.get(video_id)
-            if state is not None:
-                self._states.move_to_end(video_id)
-                return state
+            state = _recently_used(self._states, video_id)
+        if state is not None:
+            return state
         annotations = self.dataset.annotations(video_id)
         state = VideoState(annotations, self.dataset.check_frame_counts(video_id, annotations))
         with self._lock:
@@ -257,9 +253,8 @@ class FrameServer:
 
     def _stream(self, video_id: str) -> _Stream:
         with self._lock:
-            stream = self._streams.get(video_id)
+            stream = _recently_used(self._streams, video_id)
             if stream is not None:
-                self._streams.move_to_end(video_id)
                 return stream
             stream = self._streams[video_id] = _Stream(VideoReader(self.dataset.video_path(video_id)))
             evicted = self._streams.popitem(last=False)[1] if len(self._streams) > OPEN_READERS else None
@@ -277,6 +272,14 @@ class FrameServer:
         data = buffer.tobytes()
         self.jpegs.put(key, data, len(data))
         return data
+
+
+def _recently_used(items: OrderedDict, key: Hashable) -> object | None:
+    """``items[key]`` marked as the most recently used (moved to the end), or None; the caller holds the lock."""
+    item = items.get(key)
+    if item is not None:
+        items.move_to_end(key)
+    return item
 
 
 class FrameOutOfRange(SavkitError):
