@@ -134,7 +134,8 @@ def get(connection: http.client.HTTPConnection, pid: int, path: str) -> tuple[fl
     elapsed = (time.perf_counter() - start) * 1000
     if response.status != 200:
         raise SystemExit(f"GET {path}: HTTP {response.status}: {body[:200]!r}")
-    return elapsed, (server_cpu_ns(pid) - cpu) / 1e6, body
+    cpu_ms = (server_cpu_ns(pid) - cpu) / 1e6
+    return elapsed, cpu_ms if cpu_ms >= 0 else float("inf"), body  # < 0: a worker thread ended meanwhile
 
 
 def bench_list(connection: http.client.HTTPConnection, pid: int, videos: int, rounds: int) -> dict:
