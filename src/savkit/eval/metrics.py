@@ -53,15 +53,9 @@ def count_matches(points: np.ndarray, targets: np.ndarray, radius: float) -> int
 
 def boundary_f(pred_boundary: np.ndarray, gt_boundary: np.ndarray, radius: float) -> float:
     """Boundary F for any tolerance radius, with the reference rules for empty boundaries."""
-    n_pred = int(np.count_nonzero(pred_boundary))
-    n_gt = int(np.count_nonzero(gt_boundary))
-    if n_pred == 0 or n_gt == 0:
-        return _f_for_empty_boundary(n_pred, n_gt)
-    precision = count_matches(pred_boundary, gt_boundary, radius) / float(n_pred)
-    recall = count_matches(gt_boundary, pred_boundary, radius) / float(n_gt)
-    if precision + recall == 0:
-        return 0.0
-    return 2 * precision * recall / (precision + recall)
+    return _boundary_f(
+        pred_boundary, gt_boundary, lambda points, targets: count_matches(points, targets, radius)
+    )
 
 
 def boundary_map(mask: np.ndarray) -> np.ndarray:
@@ -91,12 +85,20 @@ def jaccard(intersection: int, pred_area: int, gt_area: int) -> float:
 
 def f_measure(pred_boundary: np.ndarray, gt_boundary: np.ndarray, disk: np.ndarray) -> float:
     """Boundary F with the reference rules for empty boundaries."""
+    return _boundary_f(
+        pred_boundary, gt_boundary, lambda points, targets: count_within_disk(points, targets, disk)
+    )
+
+
+def _boundary_f(pred_boundary: np.ndarray, gt_boundary: np.ndarray, matches) -> float:
+    """F from the boundary maps and a match counter ``matches(points, targets)``: precision and recall are the
+    shares of each boundary within the tolerance of the other."""
     n_pred = int(np.count_nonzero(pred_boundary))
     n_gt = int(np.count_nonzero(gt_boundary))
     if n_pred == 0 or n_gt == 0:
         return _f_for_empty_boundary(n_pred, n_gt)
-    precision = count_within_disk(pred_boundary, gt_boundary, disk) / float(n_pred)
-    recall = count_within_disk(gt_boundary, pred_boundary, disk) / float(n_gt)
+    precision = matches(pred_boundary, gt_boundary) / float(n_pred)
+    recall = matches(gt_boundary, pred_boundary) / float(n_gt)
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)

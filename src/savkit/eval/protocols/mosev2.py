@@ -164,14 +164,7 @@ class Mosev2Protocol(Protocol):
         j, f = np.asarray(frames.j), np.asarray(frames.f)
         adaptive = np.asarray(frames.extra["F_adaptive"])
         gone, back = disappear_reappear(j, adaptive, np.asarray(frames.extra["GT_empty"], dtype=bool))
-        j_mean, f_mean, a_mean = j.mean() * 100, f.mean() * 100, adaptive.mean() * 100
-        stats = {
-            "J&F_adaptive": (j_mean + a_mean) / 2,
-            "J": j_mean,
-            "F_adaptive": a_mean,
-            "F": f_mean,
-            "J&F": (j_mean + f_mean) / 2,
-        }
+        stats = _headline_scores(j.mean() * 100, f.mean() * 100, adaptive.mean() * 100)
         for name, pair in (("disappear", gone), ("reappear", back)):
             stats[f"{name}_J"] = None if pair is None else pair[0] * 100
             stats[f"{name}_F_adaptive"] = None if pair is None else pair[1] * 100
@@ -183,14 +176,7 @@ class Mosev2Protocol(Protocol):
             values = [stats[name] for _, stats in objects if stats.get(name) is not None]
             return float(np.mean(values)) if values else None
 
-        j, f, adaptive = mean("J"), mean("F"), mean("F_adaptive")
-        scores = {
-            "J&F_adaptive": (j + adaptive) / 2,
-            "J": j,
-            "F_adaptive": adaptive,
-            "F": f,
-            "J&F": (j + f) / 2,
-        }
+        scores = _headline_scores(mean("J"), mean("F"), mean("F_adaptive"))
         for name in ("disappear", "reappear"):
             seg_j, seg_f = mean(f"{name}_J"), mean(f"{name}_F_adaptive")
             scores[f"{name}_J&F_adaptive"] = None if seg_j is None else (seg_j + seg_f) / 2
@@ -208,6 +194,11 @@ class Mosev2Protocol(Protocol):
                 f"e.g. {empty[0]}): they score 0, as in the reference"
             )
         return warnings
+
+
+def _headline_scores(j: float, f: float, adaptive: float) -> dict[str, float]:
+    """MOSEv2's headline numbers from J, classic F and adaptive Ḟ (percent), in its report's order."""
+    return {"J&F_adaptive": (j + adaptive) / 2, "J": j, "F_adaptive": adaptive, "F": f, "J&F": (j + f) / 2}
 
 
 def _prediction_root(pred: Path, meta: dict) -> Path:
