@@ -30,8 +30,17 @@ function show(k) {
   drawTimelines();
 }
 
+function fitFrame() {
+  // as large as fits: at most 960 pixels wide and three quarters of the window high (portrait videos too)
+  const scale = Math.min(960 / frame.naturalWidth, (0.92 * innerWidth) / frame.naturalWidth,
+    (0.75 * innerHeight) / frame.naturalHeight);
+  frame.style.width = `${Math.round(frame.naturalWidth * scale)}px`;
+}
+window.addEventListener("resize", () => { if (frame.naturalWidth) fitFrame(); });
+
 frame.addEventListener("load", () => {
   state.loading = false;
+  fitFrame();
   document.body.dataset.frame = String(state.k);
   document.body.dataset.src = frame.getAttribute("src");
   // the next frame is drawn ahead (the server streams forward cheaply), so → and playback find it ready
