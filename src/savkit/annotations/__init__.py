@@ -1,37 +1,33 @@
-"""Typed SA-V annotations: the model, its readers and writer, RLE helpers and metadata recompute."""
+"""Typed SA-V annotations: the model, its readers and writer, RLE helpers and metadata recompute.
 
-from savkit.annotations.metadata import (
-    MaskletMetadata,
-    MetadataMismatch,
-    masklets_from_frame_rles,
-    metadata_mismatches,
-    recompute_metadata,
-)
-from savkit.annotations.model import (
-    FRAMES_PER_ANNOTATION,
-    MASKLET_TYPES,
-    Masklet,
-    VideoAnnotations,
-    annotated_frame_count,
-    check_masklet_type,
-)
-from savkit.annotations.sav_json import read_sav_json, read_train_video, write_sav_json
-from savkit.annotations.valtest import read_valtest_video
+The names are imported on first use, so that a light command (``savkit stats``) or an index worker reading JSONs
+does not load what only the val/test reader needs (Pillow, OpenCV).
+"""
 
-__all__ = [
-    "FRAMES_PER_ANNOTATION",
-    "MASKLET_TYPES",
-    "Masklet",
-    "MaskletMetadata",
-    "MetadataMismatch",
-    "VideoAnnotations",
-    "annotated_frame_count",
-    "check_masklet_type",
-    "masklets_from_frame_rles",
-    "metadata_mismatches",
-    "read_sav_json",
-    "read_train_video",
-    "read_valtest_video",
-    "recompute_metadata",
-    "write_sav_json",
-]
+from importlib import import_module
+
+_HOMES = {
+    "FRAMES_PER_ANNOTATION": "model",
+    "MASKLET_TYPES": "model",
+    "Masklet": "model",
+    "MaskletMetadata": "metadata",
+    "MetadataMismatch": "metadata",
+    "VideoAnnotations": "model",
+    "annotated_frame_count": "model",
+    "check_masklet_type": "model",
+    "masklets_from_frame_rles": "metadata",
+    "metadata_mismatches": "metadata",
+    "read_sav_json": "sav_json",
+    "read_train_video": "sav_json",
+    "read_valtest_video": "valtest",
+    "recompute_metadata": "metadata",
+    "write_sav_json": "sav_json",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"savkit.annotations.{_HOMES[name]}"), name)

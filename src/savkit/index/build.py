@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from savkit.errors import SavkitError
-from savkit.index.layout import FILES_FILE, FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE
+from savkit.index.layout import FILES_FILE, FORMAT_VERSION, MASKLETS_FILE, META_FILE, VIDEOS_FILE, Source
 from savkit.index.parts import PartStore
 from savkit.index.read import BatchRows, ReadBatch, batch_key, batch_size, read_batch
-from savkit.index.scan import Duplicate, Scan, Source, scan_root
+from savkit.index.scan import Duplicate, Scan, scan_root
 from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, VIDEOS_SCHEMA, write_index_table
 from savkit.io.atomic import write_text_atomic
 from savkit.parallel import CRASH_REASON, available_cores, check_workers, run_tasks

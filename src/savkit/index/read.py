@@ -14,12 +14,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from savkit.annotations import VideoAnnotations, read_sav_json, read_valtest_video
+from savkit.annotations.model import VideoAnnotations
 from savkit.annotations.rle import first_corrupt
-from savkit.annotations.sav_json import parse_train_json_name
+from savkit.annotations.sav_json import parse_train_json_name, read_sav_json
 from savkit.errors import SavkitError
-from savkit.index.layout import JSON_SOURCE
-from savkit.index.scan import Source
+from savkit.index.layout import JSON_SOURCE, Source
 from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA
 from savkit.parallel import one_line_reason
 
@@ -146,6 +145,13 @@ def _check_runs(video: VideoAnnotations, path: Path) -> None:
             f"{path}: corrupt RLE at {corrupt.field}: {corrupt.found}; "
             "run `savkit validate` on it and download the file again"
         )
+
+
+def read_valtest_video(annotations_dir: Path, video_id: str) -> VideoAnnotations:
+    """The val/test reader, imported on first use: workers that read only JSONs start without Pillow and OpenCV."""
+    from savkit.annotations.valtest import read_valtest_video as read
+
+    return read(annotations_dir, video_id)
 
 
 def _rows(video: VideoAnnotations, video_id: str, masklet_type: str, source: Source) -> SourceRows:

@@ -17,21 +17,7 @@ from pathlib import Path
 
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
-from savkit.index.layout import JSON_SOURCE, PNG_SOURCE
-
-
-@dataclass(frozen=True)
-class Source:
-    """One annotation source; ``path`` is relative to the dataset root (POSIX separators)."""
-
-    path: str
-    kind: str
-    size: int
-    mtime_ns: int
-
-    @property
-    def fingerprint(self) -> tuple[int, int]:
-        return self.size, self.mtime_ns
+from savkit.index.layout import JSON_SOURCE, PNG_SOURCE, Source
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from savkit.io.atomic import atomic_path
 
@@ -67,5 +66,7 @@ MASKLETS_SCHEMA = pa.schema(
 
 def write_index_table(table: pa.Table, path: Path) -> None:
     """Write one index table (or part) atomically, with the settings of every index table (zstd Parquet)."""
+    import pyarrow.parquet as pq  # here: the workers import this module for the schemas only
+
     with atomic_path(path) as tmp:
         pq.write_table(table.combine_chunks(), tmp, compression="zstd")
