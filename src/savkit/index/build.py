@@ -58,6 +58,7 @@ class IndexReport:
     seconds: float
     duplicates: list[Duplicate]
     read_seconds: float = 0.0  # of ``seconds``, the reading (the part done by the workers)
+    read_cpu_seconds: float = 0.0  # the CPU time the reading took, summed over the workers
 
 
 def build_index(
@@ -89,7 +90,9 @@ def build_index(
     }
     changed = [s for path, s in sorted(scan.sources.items()) if known.get(path) != s.fingerprint]
     read_start = time.perf_counter()
-    failures = _read(root, changed, parts, workers=workers, scheduler=scheduler, progress=progress)
+    failures, read_cpu_seconds = _read(
+        root, changed, parts, workers=workers, scheduler=scheduler, progress=progress
+    )
     read_seconds = time.perf_counter() - read_start
     files = _merge(out_dir, base, parts, scan)
     videos = videos_table(files, scan)
@@ -108,6 +111,7 @@ def build_index(
         seconds=time.perf_counter() - start,
         duplicates=scan.duplicates,
         read_seconds=read_seconds,
+        read_cpu_seconds=read_cpu_seconds,
     )
 
 
@@ -119,13 +123,16 @@ def _read(
     workers: int | None,
     scheduler: object,
     progress: ProgressCallback | None,
-) -> list[tuple[str, str]]:
-    """Read ``sources`` in batches into ``parts`` (saved even when interrupted); the sources that failed."""
+) -> tuple[list[tuple[str, str]], float]:
+    """Read ``sources`` in batches into ``parts`` (saved even when interrupted); the failures, the CPU time."""
     batches = _batches(root, sources, workers, scheduler)
     failures: list[tuple[str, str]] = []
+    cpu_seconds = 0.0
 
     def save(_key: str, rows: BatchRows) -> None:
+        nonlocal cpu_seconds
         failures.extend(rows.failures)
+        cpu_seconds += rows.cpu_seconds
         parts.add(rows)
 
     try:
@@ -144,7 +151,7 @@ def _read(
     by_key = {batch_key(batch): batch for batch in batches}
     for key, reason in run.failures:  # the whole batch failed: its worker died, or Dask lost it
         failures += [(source.path, reason or CRASH_REASON) for source in by_key[key].sources]
-    return failures
+    return failures, cpu_seconds
 
 
 def _batches(root: Path, sources: list[Source], workers: int | None, scheduler: object) -> list[ReadBatch]:

@@ -1,8 +1,9 @@
 """Checkpoints of a running index: rows read so far are saved as numbered Parquet parts in ``OUT/.savkit-parts``.
 
 ``build_index`` saves what its workers returned every ``CHECKPOINT_SECONDS`` and when it is interrupted
-(Ctrl-C, or SIGTERM through the CLI), so a re-run reads only the sources no part holds. A part is a pair
-``{n:06d}.masklets.parquet`` + ``{n:06d}.files.parquet``, the files table written last: a part without it is
+(Ctrl-C, or SIGTERM through the CLI), so a re-run reads only the sources no part holds. A part is a pair of
+Arrow IPC files (uncompressed: written and read back at memory speed, and they do not outlive the run)
+``{n:06d}.masklets.arrow`` + ``{n:06d}.files.arrow``, the files table written last: a part without it is
 ignored. Parts are for one root and format (``parts.json``); a run that finishes merges them into the index
 tables and removes them. Only these names are ever deleted here.
 """
@@ -15,16 +16,14 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from savkit.index.layout import FORMAT_VERSION, PARTS_DIR
 from savkit.index.read import BatchRows
-from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, write_index_table
-from savkit.io.atomic import write_text_atomic
+from savkit.io.atomic import atomic_path, write_text_atomic
 
 CHECKPOINT_SECONDS = 10.0
 PARTS_META = "parts.json"
-_PART_NAME = re.compile(r"(\d{6})\.(files|masklets)\.parquet")
+_PART_NAME = re.compile(r"(\d{6})\.(files|masklets)\.arrow")
 
 
 class PartStore:
@@ -54,16 +53,16 @@ class PartStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.folder / PARTS_META, json.dumps(self.meta))
         number = max(self.numbers, default=0) + 1
-        write_index_table(pa.concat_tables(self._masklets), self._path(number, "masklets"))
-        write_index_table(pa.concat_tables(self._files), self._path(number, "files"))
+        _write(pa.concat_tables(self._masklets), self._path(number, "masklets"))
+        _write(pa.concat_tables(self._files), self._path(number, "files"))
         self.numbers.append(number)
         self._files, self._masklets = [], []
 
     def files(self, number: int) -> pa.Table:
-        return pq.read_table(self._path(number, "files"), schema=FILES_SCHEMA)
+        return _read(self._path(number, "files"))
 
     def masklets(self, number: int) -> pa.Table:
-        return pq.read_table(self._path(number, "masklets"), schema=MASKLETS_SCHEMA)
+        return _read(self._path(number, "masklets"))
 
     def clear(self) -> None:
         """Delete the parts folder's own files (parts, meta, their temporary files), then the folder if empty."""
@@ -87,10 +86,20 @@ class PartStore:
             return []
         names = {path.name for path in self.folder.iterdir()}
         numbers = {int(match[1]) for name in names if (match := _PART_NAME.fullmatch(name))}
-        return sorted(n for n in numbers if {f"{n:06d}.files.parquet", f"{n:06d}.masklets.parquet"} <= names)
+        return sorted(n for n in numbers if {f"{n:06d}.files.arrow", f"{n:06d}.masklets.arrow"} <= names)
 
     def _path(self, number: int, table: str) -> Path:
-        return self.folder / f"{number:06d}.{table}.parquet"
+        return self.folder / f"{number:06d}.{table}.arrow"
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    with atomic_path(path) as tmp, pa.ipc.new_file(str(tmp), table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read(path: Path) -> pa.Table:
+    with pa.OSFile(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
 
 
 def _is_temporary(name: str) -> bool:

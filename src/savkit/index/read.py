@@ -8,6 +8,7 @@ and saves them: no per-source task overhead and no big Python objects to pickle.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class BatchRows:
     files: pa.Table
     masklets: pa.Table
     failures: list[tuple[str, str]] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the CPU time the batch took in its worker
 
 
 def task_path(task: ReadTask) -> str:
@@ -81,13 +83,15 @@ def batch_size(batch: ReadBatch) -> int:
 
 def read_batch(batch: ReadBatch) -> BatchRows:
     """Read every source of a batch; one that cannot be read is a failure with its reason, the others go on."""
+    start = time.process_time()
     rows, failures = [], []
     for source in batch.sources:
         try:
             rows.append(read_source(ReadTask(batch.root, source)))
         except Exception as exc:
             failures.append((source.path, one_line_reason(exc)))
-    return BatchRows(files_table(rows), masklets_table(rows), failures)
+    files, masklets = files_table(rows), masklets_table(rows)
+    return BatchRows(files, masklets, failures, time.process_time() - start)
 
 
 def files_table(rows: list[SourceRows]) -> pa.Table:
