@@ -31,6 +31,7 @@ from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, jpeg_frames, jpeg_size, subfolders
 from savkit.errors import SavkitError
 from savkit.io.files import open_regular
+from savkit.io.names import IgnoredEntriesWarning, ignored_message, split_ignored, visible_entries
 from savkit.io.video import VideoReader
 
 Masks = dict[tuple[str, int], np.ndarray]
@@ -240,7 +241,9 @@ def _index_train(root: Path) -> dict[str, _VideoFiles]:
     """Video id -> files, from one recursive walk; the first file in sorted path order wins on duplicates."""
     videos: dict[str, _VideoFiles] = {}
     mp4s: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
+    paths, ignored = split_ignored(sorted(root.rglob("*")), root)
+    _warn_ignored(ignored, root)
+    for path in paths:
         if path.suffix == ".mp4":
             mp4s.setdefault(path.stem, path)
         if parsed := parse_train_json_name(path.name):
@@ -250,7 +253,14 @@ def _index_train(root: Path) -> dict[str, _VideoFiles]:
     return dict(sorted(videos.items()))
 
 
+def _warn_ignored(count: int, root: Path) -> None:
+    """Say how many hidden or system entries the index of a Dataset skipped (stack: here, index, __init__)."""
+    if count:
+        warnings.warn(ignored_message(count, f"under {root}"), IgnoredEntriesWarning, stacklevel=4)
+
+
 def _index_valtest(split_root: Path) -> dict[str, _VideoFiles]:
+    _warn_ignored(visible_entries(split_root / ANNOTATIONS_DIR)[1], split_root / ANNOTATIONS_DIR)
     jpeg_root = split_root / JPEG_DIR
     return {
         folder.name: _VideoFiles(

@@ -34,6 +34,7 @@ from savkit.annotations.valtest import (
     valtest_dirs,
 )
 from savkit.errors import SavkitError
+from savkit.io.names import ignored_message, is_ignored_name, split_ignored, visible_entries
 from savkit.io.png import read_png
 from savkit.io.video import VideoReader
 from savkit.parallel import run_tasks
@@ -251,7 +252,8 @@ def _metadata_problems(file: str, annotations: VideoAnnotations) -> list[Problem
 def _plan_train(folder: Path, lenient: bool) -> list[Check]:
     """One check per video: an mp4 and its ``{id}_manual/auto.json`` in one folder, found recursively."""
     videos: dict[tuple[Path, str], dict[str, Path]] = defaultdict(dict)
-    for path in sorted(folder.rglob("*")):
+    paths, ignored = split_ignored(sorted(folder.rglob("*")), folder)
+    for path in paths:
         if path.suffix == ".mp4":
             videos[path.parent, path.stem]["mp4"] = path
         if parsed := parse_train_json_name(path.name):
@@ -259,10 +261,19 @@ def _plan_train(folder: Path, lenient: bool) -> list[Check]:
             videos[path.parent, video_id][masklet_type] = path
     if not videos:
         return [_planned_problem(str(folder), "(folder)", "SA-V mp4 and JSON files", "none found")]
-    return [
+    return _ignored_check(folder, ignored) + [
         Check(str(parent / video_id), _check_train_video, (parent, video_id, files, lenient))
         for (parent, video_id), files in sorted(videos.items())
     ]
+
+
+def _ignored_check(folder: Path, ignored: int) -> list[Check]:
+    """A warning row counting the hidden or system entries a discovery skipped (none when there were none)."""
+    return [Check(str(folder), _single, (_ignored_problem(folder, ignored),))] if ignored else []
+
+
+def _ignored_problem(folder: Path, ignored: int) -> Problem:
+    return Problem(str(folder), "(ignored)", "data only", ignored_message(ignored, "").strip(), WARNING)
 
 
 def _check_train_video(folder: Path, video_id: str, files: dict[str, Path], lenient: bool) -> list[Problem]:
@@ -362,7 +373,7 @@ def _plan_valtest(path: Path) -> list[Check]:
     if not annotations_dir.is_dir():
         return [_planned_problem(str(annotations_dir), "(folder)", "present", "missing")]
     video_ids = [p.name for p in subfolders(annotations_dir)]
-    checks = [
+    checks = _ignored_check(annotations_dir, visible_entries(annotations_dir)[1]) + [
         Check(
             str(annotations_dir / video_id),
             _check_valtest_video,
@@ -390,6 +401,7 @@ def _video_list_problems(video_list: Path, video_ids: list[str]) -> list[Problem
 
 def _check_valtest_video(video_dir: Path, jpeg_dir: Path) -> list[Problem]:
     """Object folders named by id, PNGs on the same annotated frames, binary, of the JPEG size, with a JPEG each."""
+    ignored = visible_entries(video_dir)[1]
     problems = []
     objects: dict[Path, list[int]] = {}
     for folder in subfolders(video_dir):
@@ -399,9 +411,12 @@ def _check_valtest_video(video_dir: Path, jpeg_dir: Path) -> list[Problem]:
             )
             continue
         frames, bad_names = _annotated_frames(folder)
+        ignored += visible_entries(folder)[1]
         objects[folder] = frames
         expected = "{frame:05d}.png with frame a multiple of 4"
         problems += _reported_once(str(folder), "(file name)", expected, bad_names)
+    if ignored:
+        problems.append(_ignored_problem(video_dir, ignored))
     if not objects:
         return [
             *problems,
@@ -421,6 +436,8 @@ def _annotated_frames(folder: Path) -> tuple[list[int], list[str]]:
     """Frame indices of an object's PNGs, and the PNG names that are not an annotated frame index."""
     frames, bad_names = [], []
     for png in sorted(folder.glob("*.png")):
+        if is_ignored_name(png.name):
+            continue
         frame = annotated_frame_of(png)
         if frame is None:
             bad_names.append(png.name)

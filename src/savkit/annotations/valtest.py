@@ -17,6 +17,7 @@ from savkit.annotations.metadata import masklets_from_frame_rles
 from savkit.annotations.model import FRAMES_PER_ANNOTATION, VideoAnnotations
 from savkit.errors import SavkitError
 from savkit.io.files import open_regular
+from savkit.io.names import is_ignored_name
 from savkit.io.png import read_png
 
 ANNOTATIONS_DIR = "Annotations_6fps"
@@ -32,8 +33,9 @@ def valtest_dirs(root: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def subfolders(folder: Path) -> list[Path]:
-    """The folders in ``folder`` (videos of a split, objects of a video) by name, hidden ones left out."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The folders in ``folder`` (videos of a split, objects of a video) by name, ignored ones left out
+    (:func:`savkit.io.names.is_ignored_name`)."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not is_ignored_name(p.name))
 
 
 def object_folders(video_dir: Path) -> list[Path]:
@@ -104,7 +106,8 @@ def read_valtest_video(
 
 def _read_object_masks(folder: Path) -> dict[int, dict]:
     """RLE of each mask PNG of one object, keyed by video frame index."""
-    return {frame_index(png): rle.encode(read_png(png)) for png in sorted(folder.glob("*.png"))}
+    pngs = (png for png in sorted(folder.glob("*.png")) if not is_ignored_name(png.name))
+    return {frame_index(png): rle.encode(read_png(png)) for png in pngs}
 
 
 def _video_size(

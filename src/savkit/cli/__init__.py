@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from savkit import __version__
 from savkit.cli import compare, convert, demo, eval_cmd, index, render, report, serve, show, validate
 from savkit.cli.failures import failure_line, tolerate_unencodable_output
 from savkit.errors import SavkitError
+from savkit.io.names import IgnoredEntriesWarning
 
 DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F, typed annotations, streaming video, conversion at scale, a queryable index."
 
@@ -49,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(command_name(argv), every_command=False).parse_args(argv)
     tolerate_unencodable_output()
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            return args.func(args)
     except SavkitError as exc:
         print(f"savkit {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -66,3 +70,15 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"savkit {args.command}: error: {line}", file=sys.stderr)
         return 2
+
+
+def _one_line_warnings(command: str, show):
+    """A ``warnings.showwarning`` printing the library's skipped-entries counts as one line, like other warnings."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, IgnoredEntriesWarning):
+            print(f"savkit {command}: warning: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning

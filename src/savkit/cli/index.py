@@ -61,6 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_index(args: argparse.Namespace) -> int:
     from savkit.index import build_index
+    from savkit.io.names import ignored_message
 
     with _sigterm_as_interrupt(), run_options(args, "file") as options:
         report = build_index(args.root, args.out, **options)
@@ -69,6 +70,10 @@ def run_index(args: argparse.Namespace) -> int:
             f"savkit index: warning: {duplicate.video_id} ({duplicate.type}) found twice under {args.root}: "
             f"{duplicate.kept} and {duplicate.skipped}; indexed the first only (remove or move the other copy)",
             file=sys.stderr,
+        )
+    if report.ignored:
+        print(
+            f"savkit index: warning: {ignored_message(report.ignored, f'under {args.root}')}", file=sys.stderr
         )
     if not args.quiet:
         unchanged = report.sources - len(report.read)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from operator import attrgetter
@@ -10,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from savkit.errors import SavkitError
+from savkit.io.names import IgnoredEntriesWarning, ignored_message, split_ignored
 from savkit.parallel import RunReport, run_tasks
 from savkit.progress import ProgressCallback
 
 
 def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
-    """``src`` itself if it is a ``suffix`` file, else every ``suffix`` file below it (hidden folders skipped).
+    """``src`` itself if it is a ``suffix`` file, else every ``suffix`` file below it (ignored entries skipped and
+    counted in an IgnoredEntriesWarning: :mod:`savkit.io.names`).
 
     File names (stems) must be unique: they become output folder names.
     """
@@ -24,11 +27,10 @@ def find_files(src: str | os.PathLike, suffix: str, what: str) -> list[Path]:
         return [root]
     if not root.is_dir():
         raise SavkitError(f"{root}: not a folder or a {suffix} file; give the folder holding the {what}")
-    files = sorted(
-        path
-        for path in root.rglob(f"*{suffix}")
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts)
-    )
+    files, ignored = split_ignored(sorted(root.rglob(f"*{suffix}")), root)
+    if ignored:
+        warnings.warn(ignored_message(ignored, f"under {root}"), IgnoredEntriesWarning, stacklevel=3)
+    files = [path for path in files if path.is_file()]
     if not files:
         raise SavkitError(f"no {suffix} file under {root}; give the folder holding the {what}")
     repeated = [name for name, count in Counter(path.name for path in files).items() if count > 1]

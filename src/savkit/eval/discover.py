@@ -12,7 +12,7 @@ from pathlib import Path
 
 from savkit.errors import SavkitError
 from savkit.eval.masks import read_binary_mask
-from savkit.io.names import visible_entries
+from savkit.io.names import ignored_message, visible_entries
 
 SAV_LAYOUT = "sav"
 DAVIS_LAYOUT = "davis"
@@ -280,10 +280,7 @@ def _check_predicted_frames(
 def _tally_warnings(tally: _Tally) -> list[str]:
     warnings = []
     if tally.ignored:
-        warnings.append(
-            f"ignored {tally.ignored} hidden or system entries (names starting with '.', __MACOSX), "
-            f"e.g. in {tally.ignored_in}"
-        )
+        warnings.append(ignored_message(tally.ignored, f"(e.g. in {tally.ignored_in})"))
     if tally.stray_files:
         warnings.append(f"ignored {len(tally.stray_files)} non-PNG files such as {tally.stray_files[0]}")
     if tally.extra_pred_frames:

@@ -59,6 +59,7 @@ class IndexReport:
     duplicates: list[Duplicate]
     read_seconds: float = 0.0  # of ``seconds``, the reading (the part done by the workers)
     read_cpu_seconds: float = 0.0  # the CPU time the reading took, summed over the workers
+    ignored: int = 0  # hidden or system entries the scan skipped (savkit.io.names)
 
 
 def build_index(
@@ -112,6 +113,7 @@ def build_index(
         duplicates=scan.duplicates,
         read_seconds=read_seconds,
         read_cpu_seconds=read_cpu_seconds,
+        ignored=scan.ignored,
     )
 
 

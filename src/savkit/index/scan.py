@@ -18,6 +18,7 @@ from pathlib import Path
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
 from savkit.index.layout import JSON_SOURCE, PNG_SOURCE, Source
+from savkit.io.names import is_ignored_name
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Scan:
     sources: dict[str, Source] = field(default_factory=dict)
     mp4_ids: set[str] = field(default_factory=set)
     duplicates: list[Duplicate] = field(default_factory=list)
+    ignored: int = 0  # hidden or system entries skipped (savkit.io.names)
 
 
 def scan_root(root: Path) -> Scan:
@@ -61,7 +63,8 @@ def _walk(scan: Scan, root: Path) -> None:
         seen.add(identity)
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.name.startswith("."):
+                if is_ignored_name(entry.name):
+                    scan.ignored += 1
                     continue
                 if entry.is_dir(follow_symlinks=True):
                     if entry.name == ANNOTATIONS_DIR:

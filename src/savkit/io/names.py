@@ -32,6 +32,26 @@ def has_ignored_part(path: Path, root: Path) -> bool:
     return any(is_ignored_name(part) for part in path.relative_to(root).parts)
 
 
+def split_ignored(paths: Iterable[Path], root: Path) -> tuple[list[Path], int]:
+    """The ``paths`` (found below ``root``) with no ignored component, and how many were left out."""
+    kept, left_out = [], 0
+    for path in paths:
+        if has_ignored_part(path, root):
+            left_out += 1
+        else:
+            kept.append(path)
+    return kept, left_out
+
+
+class IgnoredEntriesWarning(UserWarning):
+    """A discovery skipped hidden or system entries: said with their count, so that nothing is skipped unseen."""
+
+
+def ignored_message(count: int, place: str) -> str:
+    """The one wording of that warning; ``place`` says where, e.g. ``under sav_train``."""
+    return f"ignored {count} hidden or system entries (names starting with '.', __MACOSX) {place}"
+
+
 def video_id_problem(video_id: str) -> str | None:
     """Why ``video_id`` (taken from a file or folder name) is refused, or None when it is a safe id.
 
