@@ -269,7 +269,7 @@ def test_savkit_export_masks_output_evaluates(capsys, tmp_path):
     shutil.copytree(gt, pred)
     code, _, err = run_eval(capsys, gt, pred, "-s", "-n", "1")
     assert code == 0, err
-    assert re.search(r"ignored \d+ hidden or system entries .* e\.g\. in \S*gt", err), err
+    assert re.search(r"ignored \d+ hidden or system entries .* \(e\.g\. in \S*gt\)", err), err
     objects = json.loads((pred / "results.json").read_text())["objects"]
     assert [(o["video"], o["object"]) for o in objects] == [("sav_000001", "000"), ("sav_000001", "001")]
 
