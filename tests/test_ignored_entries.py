@@ -76,7 +76,7 @@ def test_validate_valtest_folder_skips_and_warns(tmp_path):
 
 
 def test_index_skips_and_counts(train, tmp_path):
-    report = build_index(train, tmp_path / "index", workers=1, progress=False)
+    report = build_index(train, tmp_path / "index", workers=1)
     assert report.videos == 2 and report.failures == [] and report.duplicates == []
     assert report.ignored == 3  # __MACOSX/, .cache/, ._sav_000002_manual.json: hidden folders are not walked
 
