@@ -72,16 +72,21 @@ def _binned(
     bins: list[tuple[str, float, float | None]],
     aggregates: str,
 ) -> list[dict]:
-    """Rows of ``aggregates`` (over ``t.{column}``) per bin of ``column``, empty bins included."""
-    values = ", ".join(
-        f"({order}, '{label}', {low}, {'NULL' if high is None else high})"
-        for order, (label, low, high) in enumerate(bins)
+    """Rows of ``aggregates`` (over ``t.{column}``) per bin of ``column``, empty bins included.
+
+    Each row gets its bin number from a CASE, then the bins are joined on it: a join on the ranges themselves was a
+    non-equality join, 0.6 s of the 1 s ``stats`` took on 650,000 masklets.
+    """
+    values = ", ".join(f"({order}, '{label}')" for order, (label, _, _) in enumerate(bins))
+    cases = " ".join(
+        f"WHEN {column} >= {low}{'' if high is None else f' AND {column} < {high}'} THEN {order}"
+        for order, (_, low, high) in enumerate(bins)
     )
     return _records(
         connection,
-        f"WITH bins(bin_order, bin, low, high) AS (VALUES {values}) "
-        f"SELECT bin, {aggregates.format(column=column)} FROM bins LEFT JOIN {table} t "
-        f"ON t.{column} >= low AND (high IS NULL OR t.{column} < high) "
+        f"WITH bins(bin_order, bin) AS (VALUES {values}), "
+        f"t AS (SELECT CASE {cases} END AS bin_order, * FROM {table}) "
+        f"SELECT bin, {aggregates.format(column=column)} FROM bins LEFT JOIN t USING (bin_order) "
         "GROUP BY bin_order, bin ORDER BY bin_order",
     )
 
