@@ -17,14 +17,14 @@ import sys
 import warnings
 
 from savkit import __version__
-from savkit.cli import compare, convert, demo, eval_cmd, index, render, report, serve, show, validate
+from savkit.cli import compare, convert, demo, download, eval_cmd, index, render, report, serve, show, validate
 from savkit.cli.failures import failure_line, tolerate_unencodable_output
 from savkit.errors import SavkitError
 from savkit.io.names import IgnoredEntriesWarning
 
 DESCRIPTION = "savkit: the SA-V (Segment Anything Video) toolkit: exact fast J&F, typed annotations, streaming video, conversion at scale, a queryable index."
 
-COMMANDS = [demo, eval_cmd, report, compare, convert, validate, index, show, render, serve]
+COMMANDS = [demo, eval_cmd, report, compare, convert, validate, index, show, render, serve, download]
 
 
 def build_parser(command: str | None = None, *, every_command: bool = True) -> argparse.ArgumentParser:

@@ -1,0 +1,237 @@
+"""Hashing and tar extraction that follow a file while it downloads, and the move of a verified extraction into OUT.
+
+The reader tails the ``.part`` file, so the checksum and the unpacking overlap the transfer and nothing is read
+again afterwards. Members go to a temporary folder laid out as OUT will be; only after the checksum has verified
+are they renamed into place. Unsafe members (absolute paths, ``..``, links leaving OUT, devices) are never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+from savkit.download.fetch import CHUNK, PartFile, Stopped
+from savkit.errors import SavkitError
+
+STATE_DIR = ".savkit-download"
+
+
+class Restarted(Exception):
+    """The file being followed restarted from byte zero: hash and extraction start over."""
+
+
+class TailReader:
+    """A read-only stream over a growing :class:`PartFile` that hashes every byte it hands out."""
+
+    def __init__(self, part: PartFile, algorithm: str | None) -> None:
+        self.part = part
+        self.algorithm = algorithm
+        self.hasher = hashlib.new(algorithm) if algorithm else None
+        self.generation = part.generation
+        self.position = 0
+        self.fd = os.open(part.path, os.O_RDONLY | os.O_CREAT, 0o644)
+
+    def read(self, size: int = -1) -> bytes:
+        size = CHUNK if size is None or size < 0 else size
+        with self.part.changed:
+            while self.position >= self.part.written and not self.part.finished:
+                self._check_restart()
+                self.part.changed.wait()
+            self._check_restart()
+            if self.part.aborted:
+                raise Stopped()
+            size = min(size, self.part.written - self.position)
+        data = os.pread(self.fd, size, self.position) if size > 0 else b""
+        self.position += len(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
+        return data
+
+    def drain(self) -> None:
+        """Read (and hash) to the end of the file: the bytes after a tar's end-of-archive blocks."""
+        while self.read(CHUNK):
+            pass
+
+    def hexdigest(self) -> str | None:
+        return self.hasher.hexdigest() if self.hasher is not None else None
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def _check_restart(self) -> None:
+        if self.part.generation != self.generation:
+            raise Restarted()
+
+
+class MemberFilter:
+    """Maps a tar member's path to its place under OUT and refuses the unsafe ones (with a warning)."""
+
+    def __init__(self, tar_name: str, root: tuple[str, ...], warn: Callable[[str], None]) -> None:
+        self.tar_name, self.root, self.warn = tar_name, root, warn
+        self.refused = 0
+
+    def destination(self, name: str, warn: bool = True) -> str | None:
+        """The member's path relative to OUT (POSIX), or None when it is refused (or is the archive's ``.``)."""
+        parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+        if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+            return self.refuse(name, "absolute path") if warn else None
+        if ".." in parts:
+            return self.refuse(name, "'..' in its path") if warn else None
+        if not parts:
+            return None
+        return "/".join(self._placed(parts))
+
+    def _placed(self, parts: list[str]) -> list[str]:
+        """SA-V layout: a train tar's ``sav_train/sav_003/x``, ``sav_003/x`` and ``x`` all land in
+        ``sav_train/sav_003/x``; ``sav_val/x`` and ``x`` in ``sav_val/x`` (the tar's own paths kept)."""
+        if parts[0] == self.root[0]:
+            return parts
+        if parts[0] == self.root[-1]:
+            return [*self.root[:-1], *parts]
+        return [*self.root, *parts]
+
+    def link_target_inside(self, destination: str, linkname: str) -> bool:
+        """A symlink stays inside OUT: relative, and resolving from its own folder to a path under OUT."""
+        if linkname.startswith("/") or not linkname:
+            return False
+        target = posixpath.normpath(posixpath.join(posixpath.dirname(destination), linkname))
+        return not (target == ".." or target.startswith("../") or target.startswith("/"))
+
+    def refuse(self, name: str, why: str) -> None:
+        self.refused += 1
+        self.warn(f"{self.tar_name}: refused tar member {name!r} ({why}): not written")
+        return None
+
+
+def extract_stream(reader: TailReader, temp: Path, members: MemberFilter, umask: int) -> int:
+    """Unpack the tar that ``reader`` delivers into ``temp``; return the number of members written."""
+    written = 0
+    with tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK) as archive:
+        for member in archive:
+            destination = members.destination(member.name)
+            if destination is None:
+                continue
+            if destination.split("/")[0] == STATE_DIR:
+                members.refuse(member.name, "savkit's own state folder")
+                continue
+            written += _extract_member(archive, member, destination, temp, members, umask)
+    return written
+
+
+def _extract_member(
+    archive: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    destination: str,
+    temp: Path,
+    members: MemberFilter,
+    umask: int,
+) -> int:
+    path = temp / destination
+    if not _inside(path.parent, temp):
+        members.refuse(member.name, "its folder is a link leaving OUT")
+        return 0
+    if member.isdir():
+        path.mkdir(parents=True, exist_ok=True)
+        return 1
+    if member.isfile():
+        _replace_with(path)
+        _copy_member(archive.extractfile(member), path, member.mode & ~umask & 0o777)
+        os.utime(path, (member.mtime, member.mtime))
+        return 1
+    if member.issym():
+        if not members.link_target_inside(destination, member.linkname):
+            members.refuse(member.name, f"a link to {member.linkname!r}, outside OUT")
+            return 0
+        _replace_with(path)
+        os.symlink(member.linkname, path)
+        return 1
+    if member.islnk():
+        target = members.destination(member.linkname, warn=False)
+        source = temp / target if target else None
+        if source is None or not source.is_file() or source.is_symlink() or not _inside(source, temp):
+            members.refuse(
+                member.name, f"a hard link to {member.linkname!r}, not a file extracted from this tar"
+            )
+            return 0
+        _replace_with(path)
+        os.link(source, path)
+        return 1
+    members.refuse(member.name, "a device, FIFO or other special file")
+    return 0
+
+
+def _replace_with(path: Path) -> None:
+    """Make room for a member: a later member of the same name wins, as with tar -x (never following a link)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def _copy_member(source, path: Path, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        while data := source.read(CHUNK):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    resolved, base = os.path.realpath(path), os.path.realpath(root)
+    return resolved == base or resolved.startswith(base + os.sep)
+
+
+def plan_placement(temp: Path, out: Path, root: tuple[str, ...], ours: bool = False) -> list[str]:
+    """The paths (relative to OUT) to rename from ``temp`` into ``out``, merging into existing folders.
+
+    The tar's own unit (``sav_train/sav_003``) is the largest folder moved at once, so that each tar's marker
+    names what it placed. An existing file (or a file/folder clash) is a user's and is never replaced, unless
+    ``ours`` says a killed earlier run of this same file put it there.
+    """
+    ancestors = {Path(*root[:depth]) for depth in range(1, len(root))}
+    moves: list[str] = []
+    pending = [Path()]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(temp / relative) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                child = relative / entry.name
+                target = out / child
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not os.path.lexists(target) and not (is_dir and child in ancestors):
+                    moves.append(child.as_posix())
+                elif is_dir and (
+                    not os.path.lexists(target) or (target.is_dir() and not target.is_symlink())
+                ):
+                    pending.append(child)
+                elif ours:
+                    moves.append(child.as_posix())
+                else:
+                    raise SavkitError(
+                        f"{target} exists and savkit download did not write it: move it away and run again"
+                    )
+    return moves
+
+
+def place(temp: Path, out: Path, moves: list[str]) -> None:
+    """Rename each planned path into OUT (replacing only what :func:`plan_placement` allowed)."""
+    for relative in moves:
+        source, target = temp / relative, out / relative
+        if not os.path.lexists(source):
+            continue  # moved already by a run that was killed while placing
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        os.replace(source, target)

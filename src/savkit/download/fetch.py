@@ -1,0 +1,251 @@
+"""HTTP transfer with requests: sizes announced before the run, and a file fetched into a ``.part`` file that
+resumes with a Range request (also after kill -9), retrying drops, timeouts and 5xx with exponential backoff.
+
+A 403 or 410 from a signed CDN link means the links expired: :class:`LinksExpired`, which stops the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+import urllib3
+
+from savkit import __version__
+from savkit.download.links import Link
+
+CHUNK = 1 << 20
+_EXPIRED = (403, 410)
+_TRANSIENT_STATUS = (408, 429)
+
+
+class LinksExpired(Exception):
+    """The server refused a signed link (403/410): every link of the file has expired."""
+
+    def __init__(self, name: str, status: int) -> None:
+        super().__init__(f"HTTP {status} for {name}")
+        self.name, self.status = name, status
+
+
+class FetchFailed(Exception):
+    """The file cannot be fetched (a 404, or retries exhausted); the message is the one-line reason."""
+
+
+class Stopped(Exception):
+    """The run is stopping (links expired elsewhere, or interrupted); the partial file is kept for resuming."""
+
+
+class _Transient(Exception):
+    """A drop, a timeout, a 5xx or a short body: worth another try after a pause."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: ``retries`` consecutive failures without progress, pauses ``delay`` x 2^k up to ``max_delay``."""
+
+    retries: int = 8
+    delay: float = 1.0
+    max_delay: float = 60.0
+    connect_timeout: float = 30.0
+    read_timeout: float = 60.0
+
+    def pause(self, failures: int) -> float:
+        return min(self.max_delay, self.delay * 2 ** (failures - 1))
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        return (self.connect_timeout, self.read_timeout)
+
+
+def make_session(workers: int = 4) -> requests.Session:
+    """A session keeping one connection per worker; bodies are asked for as they are (no compression)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=workers, pool_maxsize=max(workers, 1) + 2)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"Accept-Encoding": "identity", "User-Agent": f"savkit/{__version__}"})
+    return session
+
+
+def get_text(url: str, session: requests.Session | None = None, policy: RetryPolicy = RetryPolicy()) -> str:
+    """A small text file (the links file itself), or a SavkitError saying why not."""
+    from savkit.errors import SavkitError
+
+    try:
+        response = (session or make_session()).get(url, timeout=policy.timeout)
+    except requests.RequestException as exc:
+        raise SavkitError(
+            f"{url}: cannot fetch the links file ({type(exc).__name__}): check the URL"
+        ) from None
+    if response.status_code != 200:
+        raise SavkitError(f"{url}: cannot fetch the links file (HTTP {response.status_code}): check the URL")
+    return response.text
+
+
+def probe_size(session: requests.Session, link: Link, policy: RetryPolicy) -> int | None:
+    """The size the server announces (HEAD, else a one-byte range), None if it does not say."""
+    for attempt in range(policy.retries + 1):
+        try:
+            response = session.head(link.url, allow_redirects=True, timeout=policy.timeout)
+            if response.status_code in _EXPIRED:
+                raise LinksExpired(link.name, response.status_code)
+            if response.status_code == 200 and "Content-Length" in response.headers:
+                return int(response.headers["Content-Length"])
+            if response.status_code < 500:
+                return _ranged_size(session, link, policy)
+        except (requests.RequestException, ValueError):
+            pass
+        if attempt < policy.retries:
+            time.sleep(policy.pause(attempt + 1))
+    return None
+
+
+def _ranged_size(session: requests.Session, link: Link, policy: RetryPolicy) -> int | None:
+    with session.get(
+        link.url, headers={"Range": "bytes=0-0"}, stream=True, timeout=policy.timeout
+    ) as response:
+        if response.status_code in _EXPIRED:
+            raise LinksExpired(link.name, response.status_code)
+        if response.status_code == 206:
+            return _content_range(response)[2]
+        if response.status_code == 200 and "Content-Length" in response.headers:
+            return int(response.headers["Content-Length"])
+    return None
+
+
+def _content_range(response: requests.Response) -> tuple[int, int, int | None]:
+    """(first, last, total) of a 206's ``Content-Range: bytes first-last/total``."""
+    unit_range = response.headers.get("Content-Range", "").removeprefix("bytes ").strip()
+    span, _, total = unit_range.partition("/")
+    first, _, last = span.partition("-")
+    return int(first), int(last), (None if total in ("", "*") else int(total))
+
+
+class PartFile:
+    """A file being fetched: ``written`` bytes on disk, readers notified as it grows or restarts from zero."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.changed = threading.Condition()
+        self.written = path.stat().st_size if path.exists() else 0
+        self.generation = 0  # bumped when the file restarts from zero; readers start over
+        self.finished = False
+        self.aborted = False
+
+    def grow(self, count: int) -> None:
+        with self.changed:
+            self.written += count
+            self.changed.notify_all()
+
+    def restart(self) -> None:
+        with self.changed:
+            self.path.write_bytes(b"")
+            self.written = 0
+            self.generation += 1
+            self.changed.notify_all()
+
+    def finish(self, aborted: bool = False) -> None:
+        with self.changed:
+            self.finished, self.aborted = True, aborted
+            self.changed.notify_all()
+
+
+def fetch(
+    session: requests.Session,
+    link: Link,
+    part: PartFile,
+    size: int | None,
+    stop: threading.Event,
+    policy: RetryPolicy,
+    on_bytes: Callable[[int], None],
+    on_retry: Callable[[str], None],
+) -> int:
+    """Fetch ``link`` into ``part`` from where it stands (Range), retrying; return the final size."""
+    failures = 0
+    while True:
+        if stop.is_set():
+            raise Stopped()
+        before = part.written
+        if size is not None and before > size:
+            part.restart()
+        try:
+            if _transfer(session, link, part, size, stop, policy, on_bytes):
+                return part.written
+            raise _Transient(f"the body ended at byte {part.written:,} of {size:,}")
+        except _Transient as exc:
+            reason = str(exc)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            reason = type(exc).__name__
+        failures = 1 if part.written > before else failures + 1
+        if failures > policy.retries:
+            raise FetchFailed(f"gave up after {policy.retries} retries: {reason}")
+        on_retry(
+            f"{link.name}: {reason}; retrying in {policy.pause(failures):g} s from byte {part.written:,}"
+        )
+        if stop.wait(policy.pause(failures)):
+            raise Stopped()
+
+
+def _transfer(
+    session: requests.Session,
+    link: Link,
+    part: PartFile,
+    size: int | None,
+    stop: threading.Event,
+    policy: RetryPolicy,
+    on_bytes: Callable[[int], None],
+) -> bool:
+    """One request from byte ``part.written``; True when the file is complete."""
+    start = part.written
+    if size is not None and start == size:
+        return True
+    headers = {"Range": f"bytes={start}-"} if start else {}
+    with session.get(link.url, headers=headers, stream=True, timeout=policy.timeout) as response:
+        status = response.status_code
+        if status in _EXPIRED:
+            raise LinksExpired(link.name, status)
+        if status == 416 and size is not None and start >= size:
+            return True
+        if status >= 500 or status in _TRANSIENT_STATUS or status == 416:
+            if status == 416:
+                part.restart()
+            raise _Transient(f"HTTP {status}")
+        if status not in (200, 206):
+            raise FetchFailed(f"HTTP {status} {response.reason or ''}".strip())
+        if status == 200 and start:
+            part.restart()  # the server ignored the range: take the whole body
+        elif status == 206 and _content_range(response)[0] != part.written:
+            part.restart()
+            raise _Transient("the server answered another range")
+        _stream_body(response, part, stop, on_bytes)
+    return size is None or part.written >= size
+
+
+def _stream_body(
+    response: requests.Response, part: PartFile, stop: threading.Event, on_bytes: Callable[[int], None]
+) -> None:
+    fd = os.open(part.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        while chunk := response.raw.read(CHUNK, decode_content=False):
+            _write_all(fd, chunk, part.path)
+            part.grow(len(chunk))
+            on_bytes(len(chunk))
+            if stop.is_set():
+                raise Stopped()
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    """Write all of ``data``; a full disk is the file's failure, not a network drop to retry."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        raise FetchFailed(f"cannot write {path}: {exc.strerror or exc}") from None
