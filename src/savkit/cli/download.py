@@ -70,6 +70,9 @@ def _finish(report: DownloadReport, quiet: bool) -> int:
             f"{report.count('failed')} failed, {report.count('stopped')} not finished; "
             f"{report.fetched_bytes / 1e6:,.1f} MB fetched in {report.seconds:.1f} s"
         )
+    if quiet:  # the bars showed them as they came
+        for message in report.warnings:
+            print(f"savkit download: warning: {message}", file=sys.stderr)
     for result in report.files:
         if result.status in ("failed", "stopped"):
             print(f"{result.status}: {result.name}: {result.reason}", file=sys.stderr)

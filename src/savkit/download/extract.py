@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -78,7 +79,7 @@ class MemberFilter:
     def destination(self, name: str, warn: bool = True) -> str | None:
         """The member's path relative to OUT (POSIX), or None when it is refused (or is the archive's ``.``)."""
         parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
-        if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", name):
             return self.refuse(name, "absolute path") if warn else None
         if ".." in parts:
             return self.refuse(name, "'..' in its path") if warn else None

@@ -1,0 +1,101 @@
+"""savkit download (fetch + verify + extract in one pass) against curl -o, then sha256sum, then tar -xf.
+
+A ~1 GB SA-V-shaped train tar (``sav_train/sav_000/*.mp4`` of random bytes, a JSON beside each; ``--quick``: ~200 MB)
+is generated in a temporary folder (deleted at the end) and served from 127.0.0.1 by the tests' file server
+(sendfile, Range support). Each method runs as its users run it (the ``savkit`` CLI in a fresh process; curl,
+sha256sum and tar with their defaults), into a fresh output folder, methods interleaved round by round; the best
+time of each is kept, so the ratios hold on a loaded machine.
+
+    python benchmarks/bench_download.py [--quick] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from http_files import links_file, serve  # noqa: E402  (the tests' local file server)
+
+VIDEO_BYTES = 8 << 20  # SA-V train mp4s are a few MB each
+
+
+def make_tar(folder: Path, total_mb: int) -> Path:
+    """sav_000.tar as SA-V ships it: sav_train/sav_000/sav_{id}.mp4 + _manual.json, incompressible bytes."""
+    path = folder / "sav_000.tar"
+    with tarfile.open(path, "w") as archive:
+        for index in range(max(1, (total_mb << 20) // VIDEO_BYTES)):
+            video = f"sav_{index + 1:06d}"
+            for name, data in (
+                (f"{video}.mp4", os.urandom(VIDEO_BYTES)),
+                (f"{video}_manual.json", b'{"video_id": "%s"}' % video.encode()),
+            ):
+                info = tarfile.TarInfo(f"sav_train/sav_000/{name}")
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def timed(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a ~200 MB tar instead of ~1 GB")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    savkit = [sys.executable, "-m", "savkit", "download"]
+    with tempfile.TemporaryDirectory(prefix="bench-download-") as temp:
+        work = Path(temp)
+        (work / "srv").mkdir()
+        print(f"generating a {'~200 MB' if args.quick else '~1 GB'} SA-V-shaped tar ...", flush=True)
+        tar = make_tar(work / "srv", 200 if args.quick else 1000)
+        digest = hashlib.sha256(tar.read_bytes()).hexdigest()
+        (work / "srv" / "sav_sha256sum.chk").write_text(f"{digest}  sav_000.tar\n")
+        size_mb = tar.stat().st_size / 1e6
+        files = {"sav_000.tar": tar, "sav_sha256sum.chk": work / "srv" / "sav_sha256sum.chk"}
+        with serve(files) as server:
+            full = links_file(work / "links.txt", server, ["sav_sha256sum.chk", "sav_000.tar"])
+            fetch_only = links_file(work / "links-fetch.txt", server, ["sav_000.tar"])
+            url = server.url("sav_000.tar")
+            best: dict[str, float] = {}
+
+            def record(name: str, seconds: float) -> None:
+                best[name] = min(best.get(name, float("inf")), seconds)
+                print(f"  {name:<40} {seconds:6.2f} s", flush=True)
+
+            for round_index in range(args.rounds):
+                print(f"round {round_index + 1}/{args.rounds} ({size_mb:,.0f} MB)", flush=True)
+                out = work / "out"
+                record("savkit download (fetch+verify+extract)", timed([*savkit, str(full), str(out), "-q"]))
+                shutil.rmtree(out)
+                record("savkit download --no-extract (fetch)", timed([*savkit, str(fetch_only), str(out), "-q"]))
+                shutil.rmtree(out)
+                out.mkdir()
+                record("curl -o", timed(["curl", "-s", "-f", "-o", str(out / "sav_000.tar"), url]))
+                record("sha256sum", timed(["sha256sum", str(out / "sav_000.tar")]))
+                record("tar -xf", timed(["tar", "-xf", str(out / "sav_000.tar"), "-C", str(out)]))
+                shutil.rmtree(out)
+    peers = best["curl -o"] + best["sha256sum"] + best["tar -xf"]
+    print(f"\nbest of {args.rounds} rounds, {size_mb:,.0f} MB tar, methods interleaved:")
+    print(f"curl -o + sha256sum + tar -xf (one after the other): {peers:.2f} s")
+    ours = best["savkit download (fetch+verify+extract)"]
+    print(f"savkit download (fetch + verify + extract):          {ours:.2f} s = {ours / peers:.2f}x their total")
+    fetch = best["savkit download --no-extract (fetch)"]
+    print(f"fetch alone: savkit {fetch:.2f} s, curl {best['curl -o']:.2f} s = {fetch / best['curl -o']:.2f}x curl's")
+
+
+if __name__ == "__main__":
+    main()
