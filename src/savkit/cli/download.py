@@ -9,16 +9,22 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
-from savkit.download import DEFAULT_WORKERS, DownloadProgress, DownloadReport, download
+    from savkit.download import DownloadReport
+
+HELP = {"download": "fetch, verify and unpack SA-V from the links file of its download page"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from savkit.download import DEFAULT_WORKERS
+
     parser = subparsers.add_parser(
         "download",
-        help="fetch, verify and unpack SA-V from the links file of its download page",
+        help=HELP["download"],
         description="Fetch the files of an SA-V links file (from the download page: file_name<TAB>cdn_link), verify "
         "their SHA-256 (else MD5) while they arrive, and unpack the tars into OUT/sav_train/sav_NNN, OUT/sav_val, "
         "OUT/sav_test. Resumable (Range requests, also after a kill) and idempotent: a re-run does only what is "
@@ -45,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
+    from savkit.download import download
+
     bars = None if args.quiet else _Bars()
     try:
         report = download(
@@ -81,8 +89,11 @@ def _finish(report: DownloadReport, quiet: bool) -> int:
     return 0 if report.ok else 1
 
 
-class _Bars(DownloadProgress):
-    """tqdm bars on stderr: the total (position 0) and one per file being fetched below it."""
+class _Bars:
+    """tqdm bars on stderr: the total (position 0) and one per file being fetched below it.
+
+    Implements every method of :class:`savkit.download.DownloadProgress` (not subclassed, so that other commands
+    start without importing the HTTP client)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -119,6 +130,8 @@ class _Bars(DownloadProgress):
                 bar.close()
 
     def warned(self, message: str) -> None:
+        from tqdm import tqdm
+
         with self.lock:
             tqdm.write(f"savkit download: warning: {message}", file=sys.stderr)
 
@@ -131,6 +144,8 @@ class _Bars(DownloadProgress):
 
 
 def _bar(label: str, total: int | None, initial: int, position: int, leave: bool) -> tqdm:
+    from tqdm import tqdm
+
     return tqdm(
         total=total or None,
         initial=initial,

@@ -1,7 +1,7 @@
 """Hashing and tar extraction that follow a file while it downloads, and the move of a verified extraction into OUT.
 
-The reader tails the ``.part`` file, so the checksum and the unpacking overlap the transfer and nothing is read
-again afterwards. Members go to a temporary folder laid out as OUT will be; only after the checksum has verified
+Both follow the ``.part`` file as it grows, so the checksum and the unpacking overlap the transfer and nothing is
+read again afterwards. Members go to a temporary folder laid out as OUT will be; only after the checksum has verified
 are they renamed into place. Unsafe members (absolute paths, ``..``, links leaving OUT, devices) are never written.
 """
 
@@ -26,47 +26,63 @@ class Restarted(Exception):
     """The file being followed restarted from byte zero: hash and extraction start over."""
 
 
-class TailReader:
-    """A read-only stream over a growing :class:`PartFile` that hashes every byte it hands out."""
+class GrowingFile:
+    """A seekable read-only view of a :class:`PartFile` while it downloads: a read waits for its bytes."""
 
-    def __init__(self, part: PartFile, algorithm: str | None) -> None:
+    def __init__(self, part: PartFile) -> None:
         self.part = part
-        self.algorithm = algorithm
-        self.hasher = hashlib.new(algorithm) if algorithm else None
         self.generation = part.generation
         self.position = 0
         self.fd = os.open(part.path, os.O_RDONLY | os.O_CREAT, 0o644)
 
+    def wait_for(self, end: int) -> int:
+        """Wait until the file holds ``end`` bytes (or is finished); return how many it holds."""
+        with self.part.changed:
+            while self.part.written < end and not self.part.finished:
+                self._check()
+                self.part.changed.wait()
+            self._check()
+            return self.part.written
+
     def read(self, size: int = -1) -> bytes:
         size = CHUNK if size is None or size < 0 else size
-        with self.part.changed:
-            while self.position >= self.part.written and not self.part.finished:
-                self._check_restart()
-                self.part.changed.wait()
-            self._check_restart()
-            if self.part.aborted:
-                raise Stopped()
-            size = min(size, self.part.written - self.position)
-        data = os.pread(self.fd, size, self.position) if size > 0 else b""
+        available = self.wait_for(self.position + size)
+        data = os.pread(self.fd, max(0, min(size, available - self.position)), self.position)
         self.position += len(data)
-        if self.hasher is not None:
-            self.hasher.update(data)
         return data
 
-    def drain(self) -> None:
-        """Read (and hash) to the end of the file: the bytes after a tar's end-of-archive blocks."""
-        while self.read(CHUNK):
-            pass
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence != os.SEEK_SET:
+            raise OSError("only absolute seeks on a file being downloaded")
+        self.position = offset
+        return offset
 
-    def hexdigest(self) -> str | None:
-        return self.hasher.hexdigest() if self.hasher is not None else None
+    def tell(self) -> int:
+        return self.position
 
     def close(self) -> None:
         os.close(self.fd)
 
-    def _check_restart(self) -> None:
+    def __enter__(self) -> GrowingFile:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check(self) -> None:
         if self.part.generation != self.generation:
             raise Restarted()
+        if self.part.aborted:
+            raise Stopped()
+
+
+def hash_part(part: PartFile, algorithm: str) -> str:
+    """Hash the file as it arrives, every byte once, in order."""
+    hasher = hashlib.new(algorithm)
+    with GrowingFile(part) as source:
+        while data := source.read(CHUNK):
+            hasher.update(data)
+    return hasher.hexdigest()
 
 
 class MemberFilter:
@@ -109,23 +125,28 @@ class MemberFilter:
         return None
 
 
-def extract_stream(reader: TailReader, temp: Path, members: MemberFilter, umask: int) -> int:
-    """Unpack the tar that ``reader`` delivers into ``temp``; return the number of members written."""
+def extract_stream(part: PartFile, temp: Path, members: MemberFilter, umask: int) -> int:
+    """Unpack the tar being downloaded into ``part`` into ``temp``; return the number of members written.
+
+    tarfile reads only the headers (seeking over the data); file contents are copied by the kernel from the part
+    file (``copy_file_range``) as they arrive, so the unpacking keeps up with the transfer.
+    """
     written = 0
-    with tarfile.open(fileobj=reader, mode="r|", bufsize=CHUNK) as archive:
-        for member in archive:
+    with GrowingFile(part) as source, tarfile.open(fileobj=source, mode="r:") as archive:
+        while (member := archive.next()) is not None:
+            archive.members.clear()  # bounded memory whatever the number of members
             destination = members.destination(member.name)
             if destination is None:
                 continue
             if destination.split("/")[0] == STATE_DIR:
                 members.refuse(member.name, "savkit's own state folder")
                 continue
-            written += _extract_member(archive, member, destination, temp, members, umask)
+            written += _extract_member(source, member, destination, temp, members, umask)
     return written
 
 
 def _extract_member(
-    archive: tarfile.TarFile,
+    source: GrowingFile,
     member: tarfile.TarInfo,
     destination: str,
     temp: Path,
@@ -141,7 +162,7 @@ def _extract_member(
         return 1
     if member.isfile():
         _replace_with(path)
-        _copy_member(archive.extractfile(member), path, member.mode & ~umask & 0o777)
+        _copy_member(source, member, path, member.mode & ~umask & 0o777)
         os.utime(path, (member.mtime, member.mtime))
         return 1
     if member.issym():
@@ -153,14 +174,19 @@ def _extract_member(
         return 1
     if member.islnk():
         target = members.destination(member.linkname, warn=False)
-        source = temp / target if target else None
-        if source is None or not source.is_file() or source.is_symlink() or not _inside(source, temp):
+        link_source = temp / target if target else None
+        if (
+            link_source is None
+            or not link_source.is_file()
+            or link_source.is_symlink()
+            or not _inside(link_source, temp)
+        ):
             members.refuse(
                 member.name, f"a hard link to {member.linkname!r}, not a file extracted from this tar"
             )
             return 0
         _replace_with(path)
-        os.link(source, path)
+        os.link(link_source, path)
         return 1
     members.refuse(member.name, "a device, FIFO or other special file")
     return 0
@@ -175,15 +201,32 @@ def _replace_with(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def _copy_member(source, path: Path, mode: int) -> None:
+def _copy_member(source: GrowingFile, member: tarfile.TarInfo, path: Path, mode: int) -> None:
+    """Copy the member's bytes from the part file as they arrive (in the kernel where it can)."""
+    position, end = member.offset_data, member.offset_data + member.size
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        while data := source.read(CHUNK):
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+        while position < end:
+            available = min(end, source.wait_for(min(end, position + CHUNK)))
+            if available <= position:
+                raise tarfile.ReadError(f"unexpected end of data in {member.name!r}")
+            position += _copy_range(source.fd, fd, position, available - position)
     finally:
         os.close(fd)
+
+
+def _copy_range(source: int, target: int, offset: int, count: int) -> int:
+    try:
+        copied = os.copy_file_range(source, target, count, offset)
+    except OSError:  # a filesystem or kernel without it: copy through memory
+        copied = 0
+    if copied <= 0:
+        data = os.pread(source, count, offset)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(target, view) :]
+        copied = len(data)
+    return copied
 
 
 def _inside(path: Path, root: Path) -> bool:

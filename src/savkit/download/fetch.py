@@ -87,9 +87,10 @@ def get_text(url: str, session: requests.Session | None = None, policy: RetryPol
     return response.text
 
 
-def probe_size(session: requests.Session, link: Link, policy: RetryPolicy) -> int | None:
-    """The size the server announces (HEAD, else a one-byte range), None if it does not say."""
-    for attempt in range(policy.retries + 1):
+def probe_size(session: requests.Session, link: Link, policy: RetryPolicy, tries: int = 3) -> int | None:
+    """The size the server announces (HEAD, else a one-byte range), None if it does not say (or does not answer:
+    the transfer itself will retry)."""
+    for attempt in range(1, tries + 1):
         try:
             response = session.head(link.url, allow_redirects=True, timeout=policy.timeout)
             if response.status_code in _EXPIRED:
@@ -100,8 +101,8 @@ def probe_size(session: requests.Session, link: Link, policy: RetryPolicy) -> in
                 return _ranged_size(session, link, policy)
         except (requests.RequestException, ValueError):
             pass
-        if attempt < policy.retries:
-            time.sleep(policy.pause(attempt + 1))
+        if attempt < tries:
+            time.sleep(policy.pause(attempt))
     return None
 
 

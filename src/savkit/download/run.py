@@ -23,8 +23,8 @@ from savkit.download.extract import (
     STATE_DIR,
     MemberFilter,
     Restarted,
-    TailReader,
     extract_stream,
+    hash_part,
     place,
     plan_placement,
 )
@@ -386,34 +386,47 @@ class _Run:
     def _consume(
         self, part: PartFile, link: Link, algorithm: str | None, outcome: _Outcome | None = None
     ) -> _Outcome:
-        """Hash and unpack ``part`` as it grows; starts over if the file restarts from zero."""
+        """Hash (in a thread of its own) and unpack ``part`` as it grows; both start over if it restarts from zero."""
         outcome = outcome or _Outcome()
         while True:
-            reader = TailReader(part, algorithm)
-            outcome.error = None
+            outcome.error, outcome.digest, restarted = None, None, []
+            hasher = None
+            if algorithm:
+                hasher = threading.Thread(
+                    target=self._hash, args=(part, algorithm, outcome, restarted), daemon=True
+                )
+                hasher.start()
             try:
                 if self._unpacks(link):
-                    self._unpack(reader, link, outcome)
-                reader.drain()
-                outcome.digest = reader.hexdigest()
-                return outcome
+                    self._unpack(part, link, outcome)
             except Restarted:
-                continue
+                restarted.append(True)
             except Stopped:
+                pass
+            if hasher is not None:
+                hasher.join()
+            if not restarted:
                 return outcome
-            finally:
-                reader.close()
 
-    def _unpack(self, reader: TailReader, link: Link, outcome: _Outcome) -> None:
+    @staticmethod
+    def _hash(part: PartFile, algorithm: str, outcome: _Outcome, restarted: list) -> None:
+        try:
+            outcome.digest = hash_part(part, algorithm)
+        except Restarted:
+            restarted.append(True)
+        except Stopped:
+            pass
+
+    def _unpack(self, part: PartFile, link: Link, outcome: _Outcome) -> None:
         temp = self._extract_dir(link)
         shutil.rmtree(temp, ignore_errors=True)
         temp.mkdir(parents=True)
         members = MemberFilter(link.name, extract_root(link.name), self._warn)
         try:
-            extract_stream(reader, temp, members, self.umask)
+            extract_stream(part, temp, members, self.umask)
         except (Restarted, Stopped):
             raise
-        except Exception as exc:  # a corrupt tar or a full disk: the checksum decides which, so keep hashing
+        except Exception as exc:  # a corrupt tar or a full disk: the checksum says which
             outcome.error = f"{type(exc).__name__}: {exc}"
 
     # -- state files ----------------------------------------------------------------------------------------------
