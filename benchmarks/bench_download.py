@@ -81,7 +81,9 @@ def main() -> None:
                 out = work / "out"
                 record("savkit download (fetch+verify+extract)", timed([*savkit, str(full), str(out), "-q"]))
                 shutil.rmtree(out)
-                record("savkit download --no-extract (fetch)", timed([*savkit, str(fetch_only), str(out), "-q"]))
+                record(
+                    "savkit download --no-extract (fetch)", timed([*savkit, str(fetch_only), str(out), "-q"])
+                )
                 shutil.rmtree(out)
                 out.mkdir()
                 record("curl -o", timed(["curl", "-s", "-f", "-o", str(out / "sav_000.tar"), url]))
@@ -92,9 +94,13 @@ def main() -> None:
     print(f"\nbest of {args.rounds} rounds, {size_mb:,.0f} MB tar, methods interleaved:")
     print(f"curl -o + sha256sum + tar -xf (one after the other): {peers:.2f} s")
     ours = best["savkit download (fetch+verify+extract)"]
-    print(f"savkit download (fetch + verify + extract):          {ours:.2f} s = {ours / peers:.2f}x their total")
+    print(
+        f"savkit download (fetch + verify + extract):          {ours:.2f} s = {ours / peers:.2f}x their total"
+    )
     fetch = best["savkit download --no-extract (fetch)"]
-    print(f"fetch alone: savkit {fetch:.2f} s, curl {best['curl -o']:.2f} s = {fetch / best['curl -o']:.2f}x curl's")
+    print(
+        f"fetch alone: savkit {fetch:.2f} s, curl {best['curl -o']:.2f} s = {fetch / best['curl -o']:.2f}x curl's"
+    )
 
 
 if __name__ == "__main__":
