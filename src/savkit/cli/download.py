@@ -102,6 +102,8 @@ class _Bars:
         self.free_rows: list[int] = []
 
     def planned(self, files: int, total_bytes: int, done_bytes: int) -> None:
+        if not files:  # everything was complete: the summary says so
+            return
         with self.lock:
             self.total = _bar(f"total ({files} files)", total_bytes, done_bytes, position=0, leave=True)
 
@@ -152,7 +154,7 @@ def _bar(label: str, total: int | None, initial: int, position: int, leave: bool
         desc=label,
         unit="B",
         unit_scale=True,
-        unit_divisor=1024,
+        unit_divisor=1000,
         position=position,
         leave=leave,
         dynamic_ncols=True,

@@ -181,7 +181,7 @@ def fetch(
         except _Transient as exc:
             reason = str(exc)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            reason = type(exc).__name__
+            reason = _failure_reason(exc)
         failures = 1 if part.written > before else failures + 1
         if failures > policy.retries:
             raise FetchFailed(f"gave up after {policy.retries} retries: {reason}")
@@ -190,6 +190,11 @@ def fetch(
         )
         if stop.wait(policy.pause(failures)):
             raise Stopped()
+
+
+def _failure_reason(exc: BaseException) -> str:
+    timeouts = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
+    return "timed out" if isinstance(exc, timeouts) else f"connection dropped ({type(exc).__name__})"
 
 
 def _transfer(

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from savkit.errors import SavkitError
+from savkit.io.files import read_regular
 from savkit.io.names import video_id_problem
 
 HEADER = ("file_name", "cdn_link")
@@ -123,13 +124,9 @@ def read_links(source: str | Path, session=None) -> list[Link]:
         return parse_links(get_text(source, session), source)
     path = Path(source)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SavkitError(
-            f"{path}: no such links file: give the file saved from the SA-V download page"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SavkitError(f"{path}: cannot read the links file ({exc})") from None
+        text = read_regular(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise SavkitError(f"{path}: not a text file; give the links file saved from the SA-V download page") from None
     return parse_links(text, str(path))
 
 
@@ -153,7 +150,7 @@ def select(links: list[Link], only: str | None) -> list[Link]:
             if not names:
                 raise SavkitError(
                     f"--only: unknown name {token!r}: use {', '.join(GROUPS)} or file names from the links file "
-                    f"(such as {links[0].name})"
+                    f"(such as {_example(links)})"
                 )
         wanted |= names
     return [link for link in links if link.name in wanted or link.group == "checksums"]
@@ -179,3 +176,8 @@ def parse_checksums(text: str) -> dict[str, str]:
             continue
         sums[Path(parts[1].lstrip("*").strip()).name] = parts[0].lower()
     return sums
+
+
+def _example(links: list[Link]) -> str:
+    """A name to show in a message: the first file that is not a checksum list."""
+    return next((link.name for link in links if link.group != "checksums"), links[0].name)
