@@ -380,3 +380,16 @@ def part_size_at_resume(gets) -> int:
     start = int(gets[-1].range.removeprefix("bytes=").rstrip("-"))
     assert start > 300_000
     return start
+
+
+def test_one_run_at_a_time_per_out(tmp_path, dataset):
+    import fcntl
+
+    state = tmp_path / "out" / ".savkit-download"
+    state.mkdir(parents=True)
+    with open(state / "lock", "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(SavkitError, match="another savkit download"):
+            _run(tmp_path, dataset)
+    report, _ = _run(tmp_path, dataset)
+    assert report.ok

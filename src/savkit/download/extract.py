@@ -37,12 +37,7 @@ class GrowingFile:
 
     def wait_for(self, end: int) -> int:
         """Wait until the file holds ``end`` bytes (or is finished); return how many it holds."""
-        with self.part.changed:
-            while self.part.written < end and not self.part.finished:
-                self._check()
-                self.part.changed.wait()
-            self._check()
-            return self.part.written
+        return self.part.wait_for(end, self._check)
 
     def read(self, size: int = -1) -> bytes:
         size = CHUNK if size is None or size < 0 else size

@@ -126,7 +126,9 @@ def read_links(source: str | Path, session=None) -> list[Link]:
     try:
         text = read_regular(path).decode("utf-8")
     except UnicodeDecodeError:
-        raise SavkitError(f"{path}: not a text file; give the links file saved from the SA-V download page") from None
+        raise SavkitError(
+            f"{path}: not a text file; give the links file saved from the SA-V download page"
+        ) from None
     return parse_links(text, str(path))
 
 

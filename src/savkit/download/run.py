@@ -8,11 +8,13 @@ State lives in ``OUT/.savkit-download/``: ``NAME.part`` (the bytes so far), ``NA
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +132,8 @@ def download(
     selected = select(read_links(links, session), only)
     run = _Run(Path(out), session, policy, progress or DownloadProgress(), keep_tars, extract)
     try:
-        run.execute(selected, workers)
+        with _exclusive(run.state):
+            run.execute(selected, workers)
     finally:
         session.close()
     run.report.seconds = time.perf_counter() - started
@@ -510,6 +513,20 @@ class _Outcome:
     fetched: int = 0
     digest: str | None = None
     error: str | None = None
+
+
+@contextlib.contextmanager
+def _exclusive(state: Path) -> Iterator[None]:
+    """One run at a time per OUT: two runs would write the same partial files."""
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SavkitError(
+                f"{state.parent}: another savkit download is writing there: wait for it to finish"
+            ) from None
+        yield
 
 
 def _current_umask() -> int:
