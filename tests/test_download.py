@@ -311,7 +311,10 @@ def test_existing_user_file_is_never_replaced(tmp_path, dataset):
     assert user.read_text() == "mine"
     [result] = [r for r in report.files if r.name == "sav_val.tar"]
     assert result.status == "failed" and "did not write it" in result.reason
-    assert (tmp_path / "out" / "sav_val.tar").exists()  # verified tar kept: no refetch needed
+    user.unlink()
+    report, server = _run(tmp_path, dataset, only="sav_val")
+    assert report.ok and server.gets("sav_val.tar") == []  # the verified tar was kept: not fetched again
+    assert user.read_text() == "sav_000010\n"
 
 
 def test_progress_callbacks_add_up(tmp_path, dataset):

@@ -308,10 +308,9 @@ class _Run:
         if self._unpacks(link):
             try:
                 moves = plan_placement(self._extract_dir(link), self.out, extract_root(link.name))
-            except SavkitError as exc:
-                self._keep_tar(link)
-                self._write_marker(link, {**marker, "extracted": False, "placed": []})
-                raise SavkitError(f"{exc}; the verified tar is kept as {self.out / link.name}") from None
+            except SavkitError as exc:  # the complete .part stays: the next run unpacks it without fetching
+                shutil.rmtree(self._extract_dir(link), ignore_errors=True)
+                raise SavkitError(f"{exc} (the verified tar is kept; nothing will be fetched again)") from None
             write_text_atomic(self._state_path(link, ".placing"), json.dumps({**marker, "placed": moves}))
             return self._finish_placing(link, {**marker, "placed": moves}, result)
         self._keep_tar(link)
