@@ -120,7 +120,7 @@ class MemberFilter:
         return None
 
 
-def extract_stream(part: PartFile, temp: Path, members: MemberFilter, umask: int) -> int:
+def extract_stream(part: PartFile, temp: Path, members: MemberFilter) -> int:
     """Unpack the tar being downloaded into ``part`` into ``temp``; return the number of members written.
 
     tarfile reads only the headers (seeking over the data); file contents are copied by the kernel from the part
@@ -136,7 +136,7 @@ def extract_stream(part: PartFile, temp: Path, members: MemberFilter, umask: int
             if destination.split("/")[0] == STATE_DIR:
                 members.refuse(member.name, "savkit's own state folder")
                 continue
-            written += _extract_member(source, member, destination, temp, members, umask)
+            written += _extract_member(source, member, destination, temp, members)
     return written
 
 
@@ -146,7 +146,6 @@ def _extract_member(
     destination: str,
     temp: Path,
     members: MemberFilter,
-    umask: int,
 ) -> int:
     path = temp / destination
     if not _inside(path.parent, temp):
@@ -157,7 +156,7 @@ def _extract_member(
         return 1
     if member.isfile():
         _replace_with(path)
-        _copy_member(source, member, path, member.mode & ~umask & 0o777)
+        _copy_member(source, member, path, member.mode & 0o777)  # os.open applies the umask, as tar -x
         os.utime(path, (member.mtime, member.mtime))
         return 1
     if member.issym():

@@ -159,7 +159,6 @@ class _Run:
         self.lock = threading.Lock()
         self.sums: dict[str, dict[str, str]] = {"sha256": {}, "md5": {}}
         self.report = DownloadReport()
-        self.umask = _current_umask()
 
     # -- the run --------------------------------------------------------------------------------------------------
 
@@ -310,7 +309,9 @@ class _Run:
                 moves = plan_placement(self._extract_dir(link), self.out, extract_root(link.name))
             except SavkitError as exc:  # the complete .part stays: the next run unpacks it without fetching
                 shutil.rmtree(self._extract_dir(link), ignore_errors=True)
-                raise SavkitError(f"{exc} (the verified tar is kept; nothing will be fetched again)") from None
+                raise SavkitError(
+                    f"{exc} (the verified tar is kept; nothing will be fetched again)"
+                ) from None
             write_text_atomic(self._state_path(link, ".placing"), json.dumps({**marker, "placed": moves}))
             return self._finish_placing(link, {**marker, "placed": moves}, result)
         self._keep_tar(link)
@@ -425,7 +426,7 @@ class _Run:
         temp.mkdir(parents=True)
         members = MemberFilter(link.name, extract_root(link.name), self._warn)
         try:
-            extract_stream(part, temp, members, self.umask)
+            extract_stream(part, temp, members)
         except (Restarted, Stopped):
             raise
         except Exception as exc:  # a corrupt tar or a full disk: the checksum says which
@@ -526,9 +527,3 @@ def _exclusive(state: Path) -> Iterator[None]:
                 f"{state.parent}: another savkit download is writing there: wait for it to finish"
             ) from None
         yield
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
