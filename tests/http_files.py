@@ -41,6 +41,7 @@ class FileServer(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.files = files
         self.rate = rate  # bytes per second per response, None = as fast as possible
+        self.ranges = True  # False: ignore Range headers (answer 200 with the whole file), as some servers do
         self.faults: dict[str, list[Fault]] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -105,7 +106,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _range(self, size: int) -> tuple[int | None, int]:
         header = self.headers.get("Range", "")
-        if not header.startswith("bytes="):
+        if not header.startswith("bytes=") or not self.server.ranges:
             return None, size - 1
         first, _, last = header.removeprefix("bytes=").partition("-")
         return int(first), min(int(last), size - 1) if last else size - 1

@@ -158,6 +158,19 @@ def test_dropped_connection_resumes_with_range(tmp_path, dataset):
     assert set(_tree(tmp_path / "out")) == EXPECTED_FILES
 
 
+def test_server_without_ranges_restarts_from_zero(tmp_path, dataset):
+    with serve(dataset) as server:
+        server.ranges = False
+        server.faults["sav_000.tar"] = [Fault("drop", at=150_000)]
+        links = links_file(tmp_path / "links.txt", server, list(dataset))
+        report = download(links, tmp_path / "out", policy=FAST)
+    assert report.ok and len(server.gets("sav_000.tar")) == 2
+    assert set(_tree(tmp_path / "out")) == EXPECTED_FILES
+    with tarfile.open(dataset["sav_000.tar"]) as archive:
+        want = archive.extractfile("sav_train/sav_000/sav_000001.mp4").read()
+    assert (tmp_path / "out/sav_train/sav_000/sav_000001.mp4").read_bytes() == want
+
+
 def test_500_then_success(tmp_path, dataset):
     report, server = _run(tmp_path, dataset, faults={"sav_val.tar": [Fault("status", status=500)]})
     assert report.ok and len(server.gets("sav_val.tar")) == 2

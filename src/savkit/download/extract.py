@@ -40,7 +40,8 @@ class GrowingFile:
         return self.part.wait_for(end, self._check)
 
     def read(self, size: int = -1) -> bytes:
-        size = CHUNK if size is None or size < 0 else size
+        # at most 16 MiB at once: tarfile reads a pax or long-name header whole, and a hostile one may claim GBs
+        size = CHUNK if size is None or size < 0 else min(size, 16 * CHUNK)
         available = self.wait_for(self.position + size)
         data = os.pread(self.fd, max(0, min(size, available - self.position)), self.position)
         self.position += len(data)
