@@ -17,7 +17,19 @@ import sys
 import warnings
 
 from savkit import __version__
-from savkit.cli import compare, convert, demo, download, eval_cmd, index, render, report, serve, show, validate
+from savkit.cli import (
+    compare,
+    convert,
+    demo,
+    download,
+    eval_cmd,
+    index,
+    render,
+    report,
+    serve,
+    show,
+    validate,
+)
 from savkit.cli.failures import failure_line, tolerate_unencodable_output
 from savkit.errors import SavkitError
 from savkit.io.names import IgnoredEntriesWarning
