@@ -17,8 +17,9 @@ from pycocotools import mask as mask_utils
 from sample_data import sample_folder
 from savkit.annotations import read_sav_json
 from savkit.cli import main
-from savkit.convert.frames import extract_frames
+from savkit.convert.frames import encode_jpeg, extract_frames
 from savkit.convert.masks import export_masks, import_masks
+from savkit.io.video import jpeg_planes, to_rgb
 from savkit.parallel import MARKER_DIR, VideoStats, is_complete, partial_folder
 from video_samples import read_index, write_index_video
 
@@ -268,3 +269,57 @@ def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path,
     report = export_masks(sample_dir, tmp_path, "both", "davis", scheduler=dask_client)
     assert report.results["sav_000001"].overlap_pixels == davis_export[1]
     assert tree(tmp_path) == tree(davis_export[0])
+
+
+def colourful_frame(height: int = 48, width: int = 64) -> np.ndarray:
+    """Smooth gradients in every channel (no sharp colour edges, which 4:2:0 chroma would blur)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    channels = [xx * 255 // width, yy * 255 // height, 255 - (xx + yy) * 255 // (width + height)]
+    return np.stack(channels, axis=2).astype(np.uint8)
+
+
+def one_frame_video(path: Path, rgb: np.ndarray, pix_fmt: str, colorspace: str, full: bool, turn: int = 0):
+    """An mp4 holding ``rgb`` in the given pixel format, colour space tag and range; decoded back."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = rgb.shape[1], rgb.shape[0], pix_fmt
+        stream.codec_context.colorspace = {"ITU601": 5, "ITU709": 1}[colorspace]
+        stream.codec_context.color_range = 2 if full else 1
+        stream.options = {"crf": "0"}
+        if turn:
+            stream.set_display_rotation(turn)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+            format=pix_fmt, dst_colorspace=colorspace, dst_color_range="JPEG" if full else "MPEG"
+        )
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0))
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "colorspace", "full", "turn"),
+    [
+        ("yuv420p", "ITU601", False, 0),  # planes stretched to full range by a lookup table
+        ("yuvj420p", "ITU601", True, 0),  # planes as they are
+        ("yuv420p", "ITU709", False, 0),  # converted by swscale
+        ("yuv444p", "ITU601", False, 0),
+        ("yuv420p", "ITU601", False, 90),  # planes turned as displayed
+    ],
+)
+def test_jpeg_from_yuv_planes_shows_the_colours_of_the_rgb_frame(tmp_path, pix_fmt, colorspace, full, turn):
+    frame = one_frame_video(tmp_path / "one.mp4", colourful_frame(), pix_fmt, colorspace, full, turn)
+    expected = to_rgb(frame)
+    assert jpeg_planes(frame) is not None
+    shown = cv2.imdecode(np.frombuffer(encode_jpeg(frame, 95), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+    assert shown.shape == expected.shape
+    assert (
+        np.abs(shown.astype(int) - expected).mean() < 3
+    )  # cv2.imencode of the RGB: 1.9-2.0; unstretched range or BT.709 read as BT.601: 7+
+
+
+def test_odd_sized_frames_are_encoded_through_rgb(tmp_path):
+    frame = av.VideoFrame.from_ndarray(colourful_frame(47, 63), format="rgb24").reformat(format="yuv420p")
+    assert jpeg_planes(frame) is None
+    shown = cv2.imdecode(np.frombuffer(encode_jpeg(frame, 95), np.uint8), cv2.IMREAD_COLOR)[:, :, ::-1]
+    assert shown.shape == (47, 63, 3) and np.abs(shown.astype(int) - to_rgb(frame)).mean() < 3

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from savkit.errors import SavkitError
-from savkit.io.video import VideoReader, ffmpeg_reason, write_video
+from savkit.io.video import VideoReader, _decode_skipping, ffmpeg_reason, jpeg_planes, to_rgb, write_video
 from video_samples import index_frame, read_index, write_index_video
 
 FRAME_COUNT = 100
@@ -161,3 +161,60 @@ def test_write_rejects_bad_input(tmp_path: Path, name: str, frames: list, messag
     with pytest.raises(SavkitError, match=message):
         write_video(tmp_path / name, frames)
     assert list(tmp_path.iterdir()) == []
+
+
+def non_reference_frames(path: Path) -> set[int]:
+    """Indices of the frames whose H.264 slices have nal_ref_idc 0 (mp4: 4-byte length-prefixed NAL units)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets = [(packet.pts, bytes(packet)) for packet in container.demux(stream) if packet.size]
+    order = {pts: index for index, pts in enumerate(sorted(pts for pts, _ in packets))}
+    found = set()
+    for pts, data in packets:
+        offset, slices = 0, []
+        while offset + 4 < len(data):
+            header = data[offset + 4]
+            if header & 31 in (1, 5):  # coded slice
+                slices.append(header >> 5 & 3)
+            offset += 4 + int.from_bytes(data[offset : offset + 4], "big")
+        if slices[0] == 0:
+            found.add(order[pts])
+    return found
+
+
+@pytest.mark.parametrize(("step", "start"), [(4, 0), (3, 10)])
+def test_h264_decoding_skips_exactly_the_unkept_non_reference_frames(
+    index_video: Path, step: int, start: int
+) -> None:
+    kept = set(range(start, FRAME_COUNT, step))
+    skippable = non_reference_frames(index_video) - kept
+    assert skippable and non_reference_frames(index_video) & kept  # both kinds occur in the B-frame video
+    with av.open(str(index_video)) as container:
+        stream = container.streams.video[0]
+        timestamps = sorted(packet.pts for packet in container.demux(stream) if packet.size)
+        container.seek(timestamps[start], stream=stream, backward=True, any_frame=False)
+        frame_index = {pts: index for index, pts in enumerate(timestamps)}
+        decoded = [
+            (index, read_index(to_rgb(frame)))
+            for index, frame in _decode_skipping(
+                container, stream, index_video, frame_index, kept.__contains__
+            )
+        ]
+        assert (
+            stream.codec_context.skip_frame == "DEFAULT"
+        )  # restored for random access on the same container
+    shown = [index for index, _ in decoded if index >= start]
+    assert shown == sorted(set(range(start, FRAME_COUNT)) - skippable)
+    assert all(index == painted for index, painted in decoded)
+    with VideoReader(index_video) as reader:
+        assert [(i, read_index(rgb)) for i, rgb in reader.frames(step, start)] == [
+            (i, i) for i in sorted(kept)
+        ]
+
+
+def test_jpeg_planes_are_full_range_and_none_for_odd_sizes() -> None:
+    assert jpeg_planes(av.VideoFrame(81, 48, "yuv420p")) is None
+    frame = av.VideoFrame.from_ndarray(index_frame(5), format="rgb24").reformat(format="yuv420p")
+    luma, cb, cr = jpeg_planes(frame)
+    assert luma.shape == (48, 80) and cb.shape == cr.shape == (24, 40)
+    assert luma.min() == 0 and luma.max() == 255  # black and white stretched from video range (16, 235)

@@ -4,25 +4,39 @@ Memory stays flat in video length: frames are decoded one at a time and only kep
 Random access is frame-exact: the presentation timestamps of all frames are listed once by demuxing packets
 (cheap, no decoding), so frame ``i`` is the ``i``-th smallest timestamp; we seek to the keyframe before it and
 decode forward to that exact timestamp (the approach of torchcodec's "exact" seek mode).
+
+Streams that keep only some frames of an H.264 video tell the decoder to skip the non-reference pictures
+(``nal_ref_idc`` 0: by the standard no other picture is predicted from them) among the frames not kept; the kept
+frames are found by timestamp, so they are exactly those of a full decode (a third fewer frames decoded with
+x264's default B-frames). For JPEG output, :func:`jpeg_planes` gives a frame's YUV planes as JPEG stores them,
+without a round trip through RGB.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_path
 
 CONTAINER_FORMATS = {".mp4": "mp4", ".gif": "gif"}
+SKIPPING_CODECS = {"h264"}  # codecs whose "NONREF" skip drops only pictures nothing else is predicted from
+
+# JPEG (JFIF) stores full-range BT.601 YCbCr; most video is limited range (Y 16..235, Cb/Cr 16..240)
+_FULL_RANGE_Y = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+_FULL_RANGE_C = np.clip(np.round((np.arange(256) - 128) * 255 / 224 + 128), 0, 255).astype(np.uint8)
+_BT601_SPACES = {2, 5, 6}  # AVColorSpace: unspecified (swscale's default is BT.601), BT.470BG, SMPTE 170M
+_FULL_RANGE = 2  # AVColorRange JPEG
 
 _Source = tuple[av.container.InputContainer, av.video.stream.VideoStream]
 
@@ -41,6 +55,8 @@ class VideoReader:
         self._streaming = False  # a frames() stream is reading self._container
         self._spare: _Source | None = None  # random access while a frames() stream reads self._container
         self._timestamps: list[int] | None = None
+        self._frame_index: dict[int, int] = {}  # timestamp -> frame index, once timestamps are listed
+        self._unique_timestamps = False  # every packet shown, each timestamp once: frames indexable by it
         self._display_size: tuple[int, int] | None = None
 
     @property
@@ -75,22 +91,55 @@ class VideoReader:
         A ``start`` > 0 (or a container already read from) seeks to the keyframe before it rather than decoding
         from the beginning. :meth:`frame` can be used on the same reader while the stream runs.
         """
+        for index, frame in self.video_frames(step, start, stop):
+            yield index, to_rgb(frame)
+
+    def video_frames(
+        self, step: int = 1, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Like :meth:`frames`, but the decoded frames themselves (for :func:`jpeg_planes`, or any format)."""
         if step < 1 or start < 0:
             raise SavkitError(f"frame step must be >= 1 and start >= 0, got step={step}, start={start}")
+
+        def kept(index: int) -> bool:
+            return index >= start and (index - start) % step == 0 and (stop is None or index < stop)
+
         with self._stream_source() as (container, stream, untouched):
-            decoded = _decode(container, stream, self._path)
-            if start > 0 or not untouched:
-                timestamps = self._presentation_timestamps((container, stream))
-                if start >= len(timestamps):
-                    return
-                first = timestamps[start]
-                container.seek(first, stream=stream, backward=True, any_frame=False)
-                decoded = itertools.dropwhile(lambda frame: frame.pts < first, decoded)
-            for index, frame in enumerate(decoded, start):
+            skip_unkept = step > 1 or start > 0
+            for index, frame in self._decoded(container, stream, untouched, start, kept, skip_unkept):
                 if stop is not None and index >= stop:
                     return
-                if (index - start) % step == 0:
-                    yield index, _to_rgb(frame)
+                if kept(index):
+                    yield index, frame
+
+    def _decoded(
+        self,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        untouched: bool,
+        start: int,
+        kept: Callable[[int], bool],
+        skip_unkept: bool,
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """``(index, frame)`` from frame ``start`` on, in order; frames not ``kept`` may be left out.
+
+        From an untouched container with every frame wanted, frames are counted as decoded (no listing pass);
+        otherwise they are indexed by timestamp, which lets H.264 decoding skip unkept non-reference frames.
+        """
+        skipping = skip_unkept and stream.codec_context.name in SKIPPING_CODECS
+        if start == 0 and untouched and not skipping:
+            yield from enumerate(_decode(container, stream, self._path))
+            return
+        timestamps = self._presentation_timestamps((container, stream))
+        if start >= len(timestamps):
+            return
+        first = timestamps[start]
+        container.seek(first, stream=stream, backward=True, any_frame=False)
+        if skipping and self._unique_timestamps:
+            yield from _decode_skipping(container, stream, self._path, self._frame_index, kept)
+            return
+        decoded = itertools.dropwhile(lambda frame: frame.pts < first, _decode(container, stream, self._path))
+        yield from enumerate(decoded, start)
 
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` (0-based, display order), exact: seek to the keyframe before it, decode forward."""
@@ -105,7 +154,7 @@ class VideoReader:
         container.seek(target, stream=stream, backward=True, any_frame=False)
         for frame in _decode(container, stream, self._path):
             if frame.pts == target:
-                return _to_rgb(frame)
+                return to_rgb(frame)
             if frame.pts is not None and frame.pts > target:
                 break
         raise SavkitError(
@@ -150,16 +199,22 @@ class VideoReader:
             container, stream = source or self._random_access_source()
             container.seek(0, stream=stream, backward=True, any_frame=False)
             try:
-                timestamps = [packet.pts for packet in container.demux(stream) if packet.size > 0]
+                packets = [
+                    (packet.pts, packet.is_discard) for packet in container.demux(stream) if packet.size > 0
+                ]
             except av.error.FFmpegError as exc:
                 raise SavkitError(
                     f"{self._path}: cannot read the video packets ({ffmpeg_reason(exc)}); re-download the file"
                 ) from None
+            timestamps = [pts for pts, _ in packets]
             if None in timestamps:
                 raise SavkitError(
                     f"{self._path}: frames without timestamps; remux the video to mp4 (ffmpeg -c copy)"
                 )
             self._timestamps = sorted(timestamps)
+            self._frame_index = {pts: index for index, pts in enumerate(self._timestamps)}
+            discarded = any(discard for _, discard in packets)
+            self._unique_timestamps = len(self._frame_index) == len(timestamps) and not discarded
         return self._timestamps
 
     def _random_access_source(self) -> _Source:
@@ -269,7 +324,68 @@ def _decode(
         ) from None
 
 
-def _to_rgb(frame: av.VideoFrame) -> np.ndarray:
+def _decode_skipping(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    path: Path,
+    frame_index: dict[int, int],
+    kept: Callable[[int], bool],
+) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Decode from the current position, telling the decoder before each packet whether its frame is kept:
+    if not, a non-reference picture is skipped (frame threads take the setting with the packet). Frames are
+    indexed by timestamp, so a skipped frame shifts no index."""
+    context = stream.codec_context
+    try:
+        for packet in container.demux(stream):
+            if packet.size > 0:
+                index = frame_index.get(packet.pts)
+                context.skip_frame = "DEFAULT" if index is None or kept(index) else "NONREF"
+            for frame in packet.decode():
+                index = frame_index.get(frame.pts)
+                if index is None:
+                    raise SavkitError(
+                        f"{path}: a decoded frame has a timestamp ({frame.pts}) no packet announced; "
+                        "remux the video to mp4 (ffmpeg -c copy)"
+                    )
+                yield index, frame
+    except av.error.FFmpegError as exc:
+        raise SavkitError(
+            f"{path}: the video is damaged ({ffmpeg_reason(exc)}); re-download or re-encode the file"
+        ) from None
+    finally:
+        context.skip_frame = "DEFAULT"
+
+
+def jpeg_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The frame as displayed in full-range BT.601 4:2:0 planes (Y, Cb, Cr), as a JPEG stores them; None for
+    odd sizes (JPEG encoders read 4:2:0 planes padded to even sizes): convert those to RGB instead.
+
+    8-bit 4:2:0 BT.601 frames (or untagged, which swscale also reads as BT.601) only have their range
+    stretched by a lookup table; other formats and colour spaces are converted by swscale.
+    """
+    if frame.width % 2 or frame.height % 2:
+        return None
+    turns = _quarter_turns(frame)
+    direct = frame.format.name in ("yuv420p", "yuvj420p") and frame.colorspace in _BT601_SPACES
+    if not direct:
+        frame = frame.reformat(format="yuvj420p", dst_colorspace="ITU601", dst_color_range="JPEG")
+    full_range = frame.format.name == "yuvj420p" or frame.color_range == _FULL_RANGE
+    sizes = [(frame.height, frame.width)] + 2 * [(frame.height // 2, frame.width // 2)]
+    planes = [_plane(frame, k, size) for k, size in enumerate(sizes)]
+    if not full_range:
+        planes = [cv2.LUT(plane, _FULL_RANGE_C if k else _FULL_RANGE_Y) for k, plane in enumerate(planes)]
+    if turns:
+        planes = [np.ascontiguousarray(np.rot90(plane, turns)) for plane in planes]
+    return planes[0], planes[1], planes[2]
+
+
+def _plane(frame: av.VideoFrame, k: int, size: tuple[int, int]) -> np.ndarray:
+    """Plane ``k`` as a (height, width) view of the frame's buffer (rows may be padded)."""
+    plane = frame.planes[k]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: size[0], : size[1]]
+
+
+def to_rgb(frame: av.VideoFrame) -> np.ndarray:
     """RGB array as displayed: phone videos often store a rotation instead of rotated pixels (as OpenCV does)."""
     return np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), _quarter_turns(frame)))
 
