@@ -316,8 +316,15 @@ def _decode(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path
 ) -> Iterator[av.VideoFrame]:
     """Decode frames in presentation order, turning FFmpeg failures into a SavkitError."""
-    try:
+    with _damage_reported(path):
         yield from container.decode(stream)
+
+
+@contextmanager
+def _damage_reported(path: Path) -> Iterator[None]:
+    """FFmpeg failures while decoding as a SavkitError naming the file."""
+    try:
+        yield
     except av.error.FFmpegError as exc:
         raise SavkitError(
             f"{path}: the video is damaged ({ffmpeg_reason(exc)}); re-download or re-encode the file"
@@ -336,22 +343,19 @@ def _decode_skipping(
     indexed by timestamp, so a skipped frame shifts no index."""
     context = stream.codec_context
     try:
-        for packet in container.demux(stream):
-            if packet.size > 0:
-                index = frame_index.get(packet.pts)
-                context.skip_frame = "DEFAULT" if index is None or kept(index) else "NONREF"
-            for frame in packet.decode():
-                index = frame_index.get(frame.pts)
-                if index is None:
-                    raise SavkitError(
-                        f"{path}: a decoded frame has a timestamp ({frame.pts}) no packet announced; "
-                        "remux the video to mp4 (ffmpeg -c copy)"
-                    )
-                yield index, frame
-    except av.error.FFmpegError as exc:
-        raise SavkitError(
-            f"{path}: the video is damaged ({ffmpeg_reason(exc)}); re-download or re-encode the file"
-        ) from None
+        with _damage_reported(path):
+            for packet in container.demux(stream):
+                if packet.size > 0:
+                    index = frame_index.get(packet.pts)
+                    context.skip_frame = "DEFAULT" if index is None or kept(index) else "NONREF"
+                for frame in packet.decode():
+                    index = frame_index.get(frame.pts)
+                    if index is None:
+                        raise SavkitError(
+                            f"{path}: a decoded frame has a timestamp ({frame.pts}) no packet announced; "
+                            "remux the video to mp4 (ffmpeg -c copy)"
+                        )
+                    yield index, frame
     finally:
         context.skip_frame = "DEFAULT"
 
