@@ -1,15 +1,18 @@
-"""Conversion throughput, measured side by side in one run.
+r"""Conversion throughput, measured side by side in one run.
 
 Frame extraction (frames written per second, every 4th frame of generated 1080p 24 fps videos):
-  savkit (1 process, all cores) vs the official approach (OpenCV ``VideoCapture`` decode + ``cv2.imwrite`` of every
-  4th frame) vs the ``ffmpeg`` command line, all at equal JPEG quality: ffmpeg's mjpeg encoder has its own scale
-  (``-q:v``; ``-q:v 2`` is SAM 2's recipe), so the lowest libjpeg quality reaching its PSNR is used for the others.
-  Each method runs in 1 process and on all cores (one process per video); rounds are interleaved and the best
-  time of each method is kept, which filters out load from other users of the machine.
-JPEG encoders on decoded frames (ms per frame at that quality): OpenCV, Pillow, PyAV's mjpeg.
+  savkit vs the official approach (OpenCV ``VideoCapture`` decode + ``cv2.imwrite`` of every 4th frame) vs the
+  ``ffmpeg`` command line as users run it, with its default threads:
+      ffmpeg -i in.mp4 -vf "select=not(mod(n\,4))" -vsync 0 -q:v 2 out/%05d.jpg
+  all at equal JPEG quality: ffmpeg's mjpeg encoder has its own scale (``-q:v``; ``-q:v 2`` is SAM 2's recipe), so
+  savkit and OpenCV each use the lowest libjpeg quality whose JPEGs reach the PSNR of ffmpeg's (against the
+  decoded frames). "1 process": one video at a time (ffmpeg and savkit still use their decoder threads);
+  "N processes": one process per video. Rounds are interleaved and the best time of each method is kept, which
+  filters out load from other users of the machine; the ratio to ffmpeg is printed.
+JPEG encoders on decoded frames (ms per frame at that quality): savkit's, OpenCV, Pillow, PyAV's mjpeg.
 Mask export (PNGs per second, val/test layout): savkit vs decode with pycocotools then save with Pillow.
 
-    /work/venv/bin/python benchmarks/bench_convert.py [--videos 4] [--seconds 5] [--rounds 3]
+    .venv/bin/python benchmarks/bench_convert.py [--videos 4] [--seconds 5] [--rounds 3] [--quick]
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ import numpy as np
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from savkit.convert.frames import extract_frames
+from savkit.convert.frames import encode_jpeg, extract_frames
 from savkit.convert.masks import export_masks
-from savkit.io.video import write_video
+from savkit.io.video import to_rgb, write_video
 from timing import best_times, sample_folder
 
 SAMPLE_JSON = sample_folder() / "sav_000001_manual.json"
@@ -52,10 +55,16 @@ def main() -> None:
         "--mask-videos", type=int, default=4, help="copies of the real sample JSON (default 4)"
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the best is kept (3)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a quick look: 2 videos of 2 s, 1 mask video, 2 rounds"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.videos, args.seconds, args.mask_videos, args.rounds = 2, 2, 1, 2
     cores = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="bench_convert_") as tmp:
         work = Path(tmp)
+        print(f"generating {args.videos} videos ...", flush=True)
         videos = generate_videos(work / "videos", args.videos, round(args.seconds * 24))
         print(
             f"{args.videos} videos 1920x1080, {args.seconds:g} s at 24 fps; every {EVERY}th frame; {cores} cores"
@@ -90,26 +99,32 @@ def scene(seed: int, count: int, height: int = 1080, width: int = 1920):
 
 
 def bench_extraction(work: Path, videos: list[Path], cores: int, rounds: int) -> None:
-    quality = matching_libjpeg_quality(videos[0])
+    print("matching JPEG quality ...", flush=True)
+    target, savkit_quality, opencv_quality = matching_qualities(videos[0])
     print(
-        f"equal quality: ffmpeg -q:v {FFMPEG_QSCALE} ~ libjpeg quality {quality} (lowest with at least its PSNR)"
+        f"equal quality: ffmpeg -q:v {FFMPEG_QSCALE} gives {target:.2f} dB PSNR; the lowest libjpeg quality reaching"
+        f" it: savkit {savkit_quality} (YUV planes), OpenCV {opencv_quality} (RGB)"
     )
     frames = sum(len(range(0, count_frames(video), EVERY)) for video in videos)
     methods = {}
     for workers in sorted({1, cores}):
         label = "1 process" if workers == 1 else f"{workers} processes"
-        methods[f"savkit, {label}"] = partial(savkit_extract, work, videos, quality, workers)
+        methods[f"savkit, {label}"] = partial(savkit_extract, work, videos, savkit_quality, workers)
         methods[f"OpenCV (official), {label}"] = partial(
-            per_video, opencv_extract, work, videos, quality, workers
+            per_video, opencv_extract, work, videos, opencv_quality, workers
         )
-        methods[f"ffmpeg CLI, {label}"] = partial(per_video, ffmpeg_extract, work, videos, quality, workers)
-    print(f"\nframe extraction ({frames} JPEGs written), best of {rounds} interleaved rounds")
-    timed_rates(methods, rounds, frames, "frames")
-    bench_encoders(videos[0], quality)
+        methods[f"ffmpeg CLI, {label}"] = partial(per_video, ffmpeg_extract, work, videos, 0, workers)
+    print(f"\nframe extraction ({frames} JPEGs written), best of {rounds} interleaved rounds", flush=True)
+    rates = timed_rates(methods, rounds, frames, "frames")
+    for workers in sorted({1, cores}):
+        label = "1 process" if workers == 1 else f"{workers} processes"
+        ratio = rates[f"savkit, {label}"] / rates[f"ffmpeg CLI, {label}"]
+        print(f"  savkit / ffmpeg CLI, {label}: {ratio:.2f}x")
+    bench_encoders(videos[0], savkit_quality, opencv_quality)
 
 
-def timed_rates(methods: dict, rounds: int, count: int, unit: str) -> None:
-    """Print the best wall-clock rate of each method over interleaved rounds (shared ``best_times``).
+def timed_rates(methods: dict, rounds: int, count: int, unit: str) -> dict[str, float]:
+    """Print and return the best wall-clock rate of each method over interleaved rounds (shared ``best_times``).
 
     1-process rows also show the least CPU time per item: this process and its waited-for children (savkit's
     pool workers are children of the multiprocessing fork server, so multi-process rows cannot show it).
@@ -118,6 +133,7 @@ def timed_rates(methods: dict, rounds: int, count: int, unit: str) -> None:
 
     def with_cpu(name: str, run):
         def measured() -> None:
+            print(f"    {name} ...", flush=True)
             start = cpu_seconds()
             run()
             least_cpu[name] = min(least_cpu[name], cpu_seconds() - start)
@@ -128,6 +144,7 @@ def timed_rates(methods: dict, rounds: int, count: int, unit: str) -> None:
     for name, wall in walls.items():
         cpu_note = f"  ({1000 * least_cpu[name] / count:5.1f} ms CPU each)" if "1 process" in name else ""
         print(f"  {name:32s} {count / wall:8.1f} {unit}/s{cpu_note}")
+    return {name: count / wall for name, wall in walls.items()}
 
 
 def cpu_seconds() -> float:
@@ -166,57 +183,73 @@ def opencv_extract(video: Path, out: Path, quality: int) -> None:
     capture.release()
 
 
-def ffmpeg_extract(video: Path, out: Path, quality: int) -> None:
-    """ffmpeg keeps every 4th frame with the select filter; its JPEG quality is -q:v (matched, see above)."""
+def ffmpeg_extract(video: Path, out: Path, _quality: int = 0) -> None:
+    """The ffmpeg command line as users run it (default threads); -start_number 0 only names frames from 0."""
     out.mkdir(parents=True)
-    command = ["ffmpeg", "-v", "error", "-i", str(video), "-vf", f"select=not(mod(n\\,{EVERY}))"]
-    command += [
-        "-fps_mode",
-        "passthrough",
-        "-q:v",
-        str(FFMPEG_QSCALE),
-        "-start_number",
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-i",
+        str(video),
+        "-vf",
+        f"select=not(mod(n\\,{EVERY}))",
+        "-vsync",
         "0",
-        str(out / "%05d.jpg"),
     ]
+    command += ["-q:v", str(FFMPEG_QSCALE), "-start_number", "0", str(out / "%05d.jpg")]
     subprocess.run(command, check=True)
 
 
-def matching_libjpeg_quality(video: Path, frames: int = 3) -> int:
-    """The lowest libjpeg quality whose PSNR on the first kept frames reaches that of ffmpeg ``-q:v 2``."""
+def matching_qualities(video: Path, frames: int = 3) -> tuple[float, int, int]:
+    """ffmpeg ``-q:v 2``'s PSNR on the first kept frames, and the lowest libjpeg quality reaching it for savkit
+    (its own encoder, from the decoder's YUV planes) and for OpenCV (from RGB)."""
     out = fresh(Path(tempfile.mkdtemp(prefix="ffmpeg_q_")))
-    ffmpeg_extract(video, out / "ffmpeg", 0)
-    references = [rgb for _, rgb in zip(range(frames), decoded_frames(video), strict=False)]
-    target = np.mean(
-        [psnr(ref, read_rgb(out / "ffmpeg" / f"{i:05d}.jpg")) for i, ref in enumerate(references)]
+    ffmpeg_extract(video, out / "ffmpeg")
+    decoded = [frame for _, frame in zip(range(frames), kept_frames(video), strict=False)]
+    references = [to_rgb(frame) for frame in decoded]
+    target = float(
+        np.mean([psnr(ref, read_rgb(out / "ffmpeg" / f"{i:05d}.jpg")) for i, ref in enumerate(references)])
     )
     shutil.rmtree(out)
 
-    def quality_psnr(quality: int) -> float:
-        return float(np.mean([psnr(ref, libjpeg_roundtrip(ref, quality)) for ref in references]))
+    def lowest(encode) -> int:
+        """Binary search: PSNR grows with the quality setting."""
+        low, high = 50, 100
+        while low < high:
+            quality = (low + high) // 2
+            pairs = zip(decoded, references, strict=True)
+            if np.mean([psnr(ref, decode_jpeg(encode(f, ref, quality))) for f, ref in pairs]) >= target:
+                high = quality
+            else:
+                low = quality + 1
+        return low
 
-    return next((quality for quality in range(50, 101) if quality_psnr(quality) >= target), 100)
+    savkit_quality = lowest(lambda frame, _, quality: encode_jpeg(frame, quality))
+    opencv_quality = lowest(lambda _, rgb, quality: opencv_jpeg(rgb, quality))
+    return target, savkit_quality, opencv_quality
 
 
-def bench_encoders(video: Path, quality: int, frames: int = 8) -> None:
-    references = [rgb for _, rgb in zip(range(frames), decoded_frames(video), strict=False)]
+def bench_encoders(video: Path, savkit_quality: int, quality: int, frames: int = 8) -> None:
+    decoded = [frame for _, frame in zip(range(frames), kept_frames(video), strict=False)]
+    references = [to_rgb(frame) for frame in decoded]
+    mjpeg = mjpeg_encoder(references[0].shape)
     encoders = {
-        "OpenCV cv2.imencode": lambda rgb: cv2.imencode(
-            ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-        )[1].tobytes(),
-        "Pillow": lambda rgb: pillow_jpeg(rgb, quality),
-        "PyAV mjpeg (qscale 1, its best)": mjpeg_encoder(references[0].shape),
+        f"savkit, YUV planes (q {savkit_quality})": lambda i: encode_jpeg(decoded[i], savkit_quality),
+        f"OpenCV cv2.imencode (q {quality})": lambda i: opencv_jpeg(references[i], quality),
+        f"Pillow (q {quality})": lambda i: pillow_jpeg(references[i], quality),
+        "PyAV mjpeg (qscale 1, its best)": lambda i: mjpeg(references[i]),
     }
-    print(f"\nJPEG encoders, {frames} decoded 1080p frames, libjpeg quality {quality}")
+    print(f"\nJPEG encoders, {len(decoded)} decoded 1080p frames (savkit's from the frame, others from RGB)")
     for name, encode in encoders.items():
         start = time.perf_counter()
-        encoded = [encode(rgb) for rgb in references]
-        milliseconds = (time.perf_counter() - start) / frames * 1000
+        encoded = [encode(i) for i in range(len(decoded))]
+        milliseconds = (time.perf_counter() - start) / len(decoded) * 1000
         quality_db = np.mean(
             [psnr(ref, decode_jpeg(data)) for ref, data in zip(references, encoded, strict=True)]
         )
         size = np.mean([len(data) for data in encoded]) / 1000
-        print(f"  {name:32s} {milliseconds:6.1f} ms/frame  PSNR {quality_db:5.2f} dB  {size:6.0f} kB")
+        print(f"  {name:34s} {milliseconds:6.1f} ms/frame  PSNR {quality_db:5.2f} dB  {size:6.0f} kB")
 
 
 def mjpeg_encoder(shape: tuple[int, ...]):
@@ -239,8 +272,8 @@ def pillow_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def libjpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    return decode_jpeg(pillow_jpeg(rgb, quality))
+def opencv_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    return cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
@@ -251,11 +284,12 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.imread(str(path))[:, :, ::-1]
 
 
-def decoded_frames(video: Path):
+def kept_frames(video: Path):
+    """Every 4th decoded frame (av.VideoFrame), as every method writes them."""
     with av.open(str(video)) as container:
         for index, frame in enumerate(container.decode(video=0)):
             if index % EVERY == 0:
-                yield frame.to_ndarray(format="rgb24")
+                yield frame
 
 
 def count_frames(video: Path) -> int:
@@ -264,8 +298,7 @@ def count_frames(video: Path) -> int:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float(10 * np.log10(255**2 / mse))
+    return float(cv2.PSNR(a, b))
 
 
 def fresh(folder: Path) -> Path:
