@@ -2,9 +2,12 @@
 
 Generates SA-V-like data (savkit.demo) at 848x480 and 1920x1080, checks that every evaluator gives the same numbers,
 and prints milliseconds per object-frame (best of --rounds, the methods interleaved so that machine noise hits all
-of them alike) and the ratios. Needs the test extras (vos-benchmark, scikit-image):
+of them alike) and the ratios. Then the same masks (GT and predictions alike) are written in each encoding of
+benchmarks/bench_png.py (0/255 grey by Pillow, which gives the demo's slanted edges Paeth rows, and by OpenCV; 0/1
+palette with 8-bit and 4-bit samples) and savkit's whole eval is timed against pyspng decoding the pair. Needs the
+test extras (vos-benchmark, scikit-image):
 
-    python benchmarks/bench_eval.py [--videos 4] [--frames 20] [--rounds 3] [--grey-predictions]
+    python benchmarks/bench_eval.py [--videos 4] [--frames 20] [--rounds 3] [--grey-predictions] [--quick]
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pyspng
 from PIL import Image
@@ -27,6 +32,25 @@ from savkit.io.png import read_png, write_png
 from timing import best_times
 
 SIZES = ((848, 480), (1920, 1080))
+PALETTE_8BIT = np.zeros((256, 3), np.uint8)
+PALETTE_4BIT = np.array([[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128]], np.uint8)
+
+
+def write_pillow(path: Path, mask: np.ndarray, palette: np.ndarray | None) -> None:
+    image = Image.fromarray(
+        mask * np.uint8(255 if palette is None else 1), mode="L" if palette is None else "P"
+    )
+    if palette is not None:
+        image.putpalette(palette.ravel().tolist())
+    image.save(path, format="PNG")
+
+
+ENCODINGS = {
+    "grey, Pillow": lambda path, mask: write_pillow(path, mask, None),
+    "grey, OpenCV": lambda path, mask: cv2.imwrite(str(path), mask * np.uint8(255)),
+    "palette 8-bit": lambda path, mask: write_pillow(path, mask, PALETTE_8BIT),
+    "palette 4-bit": lambda path, mask: write_pillow(path, mask, PALETTE_4BIT),
+}
 
 
 def official_sav(gt_root: Path, pred_root: Path) -> dict:
@@ -138,6 +162,42 @@ def bench_size(root: Path, width: int, height: int, args: argparse.Namespace) ->
     print(
         f"  vos-benchmark / savkit (DAVIS){per['vos-benchmark (DAVIS layout)'] / per['savkit eval (DAVIS layout)']:8.1f}x (per frame)"
     )
+    bench_encodings(root, args.rounds)
+
+
+def reencode(src: Path, dst: Path, write) -> None:
+    """Every per-object mask under ``src`` written again under ``dst`` with ``write(path, 0/1 mask)``."""
+    for path in sorted(src.rglob("*.png")):
+        target = dst / path.relative_to(src)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write(target, (read_png(path) > 0).astype(np.uint8))
+
+
+def bench_encodings(root: Path, rounds: int) -> None:
+    """savkit's whole eval against pyspng's pair decode, GT and predictions in each encoding."""
+    gt_root, pred_root = root / "gt", root / "pred"
+    reference = savkit_scores(gt_root, pred_root)
+    plan = plan_evaluation(gt_root, pred_root, strict=True, skip_first_and_last=True)
+    object_frames = sum(len(task.frames) for task in plan.tasks)
+    methods = {}
+    for encoding, write in ENCODINGS.items():
+        folder = root / encoding.replace(" ", "_").replace(",", "")
+        reencode(gt_root, folder / "gt", write)
+        reencode(pred_root, folder / "pred", write)
+        assert_same(savkit_scores(folder / "gt", folder / "pred"), reference, encoding)
+        methods[f"{encoding}: savkit eval"] = partial(savkit_scores, folder / "gt", folder / "pred")
+        methods[f"{encoding}: pyspng pair"] = partial(
+            decode_pairs, folder / "gt", folder / "pred", pyspng.load
+        )
+    print(f"  by encoding (GT and predictions alike), best of {rounds} interleaved rounds ...", flush=True)
+    times = best_times(methods, rounds)
+    for encoding in ENCODINGS:
+        eval_ms = times[f"{encoding}: savkit eval"] / object_frames * 1e3
+        decode_ms = times[f"{encoding}: pyspng pair"] / object_frames * 1e3
+        print(
+            f"  {encoding:14s} savkit eval {eval_ms:7.3f} ms, pyspng pair decode {decode_ms:7.3f} ms: "
+            f"eval {decode_ms / eval_ms:5.2f}x faster than the decode alone"
+        )
 
 
 def read_png_bytes(data: bytes) -> np.ndarray:
@@ -156,9 +216,13 @@ def main() -> None:
         action="store_true",
         help="predictions as 0/255 grey PNGs (default: 0/1 palette, as SAM 2)",
     )
+    parser.add_argument("--quick", action="store_true", help="a quick look: 2 videos, 8 frames, 1 round")
     args = parser.parse_args()
+    if args.quick:
+        args.videos, args.frames, args.rounds = 2, 8, 1
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in SIZES:
+            print(f"{width}x{height}: generating and checking ...", flush=True)
             bench_size(Path(tmp) / f"{width}x{height}", width, height, args)
 
 
