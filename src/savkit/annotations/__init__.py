@@ -4,7 +4,7 @@ The names are imported on first use, so that a light command (``savkit stats``) 
 does not load what only the val/test reader needs (Pillow, OpenCV).
 """
 
-from importlib import import_module
+from savkit.lazy import lazy_attributes
 
 _HOMES = {
     "FRAMES_PER_ANNOTATION": "model",
@@ -26,8 +26,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"savkit.annotations.{_HOMES[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

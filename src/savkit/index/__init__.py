@@ -5,10 +5,10 @@ install it, so the rest of savkit (and the CLI's other commands) work without th
 imported on first use, so that ``stats`` and ``query`` load DuckDB only (not pyarrow and the JSON readers).
 """
 
-from importlib import import_module
 from importlib.util import find_spec
 
 from savkit.errors import SavkitError
+from savkit.lazy import lazy_attributes
 
 if find_spec("duckdb") is None or find_spec("pyarrow") is None:
     raise SavkitError("the index commands need pyarrow and duckdb: pip install 'savkit[index]'")
@@ -24,8 +24,4 @@ _HOMES = {
 
 __all__ = sorted(_HOMES)
 
-
-def __getattr__(name: str) -> object:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"savkit.index.{_HOMES[name]}"), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)
