@@ -8,6 +8,7 @@ from savkit.errors import SavkitError
 from savkit.io.names import (
     check_video_id,
     is_ignored_name,
+    split_ignored,
     split_valid_ids,
     video_id_problem,
     visible_entries,
@@ -42,3 +43,12 @@ def test_safe_ids_pass_and_are_split_from_the_rest():
     assert check_video_id("sav_000001") == "sav_000001"
     valid, refused = split_valid_ids(["sav_1", "..", "v.2"])
     assert valid == ["sav_1", "v.2"] and set(refused) == {".."}
+
+
+def test_split_ignored_counts_each_outermost_ignored_entry_once(tmp_path):
+    for name in ("a/x.json", "__MACOSX/a/._x.json", "__MACOSX/y.json", ".cache/z.json", "b/._x.json"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    kept, ignored = split_ignored(sorted(tmp_path.rglob("*.json")), tmp_path)
+    assert kept == [tmp_path / "a" / "x.json"]
+    assert ignored == 3  # __MACOSX/, .cache/, b/._x.json

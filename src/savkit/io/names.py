@@ -33,14 +33,17 @@ def has_ignored_part(path: Path, root: Path) -> bool:
 
 
 def split_ignored(paths: Iterable[Path], root: Path) -> tuple[list[Path], int]:
-    """The ``paths`` (found below ``root``) with no ignored component, and how many were left out."""
-    kept, left_out = [], 0
+    """The ``paths`` (found below ``root``) with no ignored component, and how many ignored entries they went
+    through: an ignored folder counts once, however much it holds, as when a folder is listed."""
+    kept, outermost = [], set()
     for path in paths:
-        if has_ignored_part(path, root):
-            left_out += 1
-        else:
+        parts = path.relative_to(root).parts
+        first = next((i for i, part in enumerate(parts) if is_ignored_name(part)), None)
+        if first is None:
             kept.append(path)
-    return kept, left_out
+        else:
+            outermost.add(parts[: first + 1])
+    return kept, len(outermost)
 
 
 class IgnoredEntriesWarning(UserWarning):
