@@ -10,7 +10,16 @@ from vos_benchmark.evaluator import Evaluator
 from vos_benchmark.utils import _seg2bmap
 
 from evaldata import EDGE_KINDS, random_mask
-from savkit.eval.metrics import boundary_map, count_within_disk, decay, recall, score_frame, tolerance_disk
+from savkit.eval.metrics import (
+    boundary_map,
+    count_within_disk,
+    decay,
+    frame_parts,
+    nonzero_crop,
+    recall,
+    score_frame,
+    tolerance_disk,
+)
 
 
 @pytest.mark.parametrize("shape", [(480, 848), (1080, 1920), (848, 480), (1, 1), (1, 9), (9, 1), (37, 53)])
@@ -121,3 +130,28 @@ def test_count_within_disk_on_a_ring_around_the_disk_edge(size):
     expected = np.count_nonzero(points & cv2.dilate(targets.view(np.uint8), disk_).view(bool))
     assert count_within_disk(points, targets, disk_) == expected
     assert 0 < expected < np.count_nonzero(points)
+
+
+@pytest.mark.parametrize("shape", [(48, 64), (7, 5), (1, 12), (12, 1)])
+def test_scores_on_the_nonzero_crop_equal_the_full_frame_ones(shape):
+    """The protocols score each id on nonzero_crop's views: same J, F, counts and boundaries as on whole frames,
+    with ids at the frame edges, covering the frame, absent from one side, and both images empty."""
+    rng = np.random.default_rng(7)
+    disk_ = tolerance_disk(*shape)
+    for _ in range(40):
+        gt, pred = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+        for labels in (gt, pred):
+            for object_id in (1, 2, 255)[: int(rng.integers(0, 4))]:
+                labels[random_mask(rng, shape, str(rng.choice(EDGE_KINDS)))] = object_id
+        crop = nonzero_crop(gt, pred)
+        assert gt[crop].size > 0
+        outside = np.ones(shape, bool)
+        outside[crop] = False
+        assert not gt[outside].any() and not pred[outside].any()
+        for object_id in (1, 2, 3):
+            whole = (pred == object_id, gt == object_id)
+            cropped = (pred[crop] == object_id, gt[crop] == object_id)
+            assert score_frame(*cropped, disk_) == score_frame(*whole, disk_)
+            a, b = frame_parts(*cropped), frame_parts(*whole)
+            assert (a.intersection, a.union, a.gt_area) == (b.intersection, b.union, b.gt_area)
+            assert [a.f(r) for r in (1.0, 2.5, 4.0)] == [b.f(r) for r in (1.0, 2.5, 4.0)]

@@ -23,8 +23,8 @@ import numpy as np
 
 from savkit.errors import SavkitError
 from savkit.eval.discover import EvalPlan, EvalTask
-from savkit.eval.masks import id_mask, pixels_per_id
-from savkit.eval.metrics import occupied_box, score_frame, tolerance_disk
+from savkit.eval.masks import id_mask
+from savkit.eval.metrics import nonzero_crop, occupied_box, score_frame, tolerance_disk
 from savkit.eval.protocols.base import (
     VOID,
     Protocol,
@@ -53,16 +53,17 @@ class UnsupervisedScorer(VideoScorer):
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         frame_index = len(self.names)
         self.names.append(frame)
-        void = gt == VOID
-        keep = ~void
         disk = tolerance_disk(*gt.shape)
+        crop = nonzero_crop(gt, pred)
+        gt, pred = gt[crop], pred[crop]
+        keep = gt != VOID
         gt_masks = [id_mask(gt, i) & keep for i in self.object_ids]
         empty = np.zeros(gt.shape, dtype=bool)
         self.empty_scores.append([score_frame(empty, g, disk) for g in gt_masks])
-        proposals = pixels_per_id(pred)
-        if proposals:
+        top = int(pred.max())
+        if top:
             self.prediction_empty = False
-            self.largest_proposal = max(self.largest_proposal, max(proposals))
+            self.largest_proposal = max(self.largest_proposal, top)
         if self.largest_proposal > MAX_PROPOSALS:
             raise SavkitError(
                 f"{self.task.pred_dir / frame} holds proposal id {self.largest_proposal}: the unsupervised task "
@@ -70,9 +71,11 @@ class UnsupervisedScorer(VideoScorer):
             )
         margin = disk.shape[0] // 2 + 2
         gt_boxes = [occupied_box(g) for g in gt_masks]
-        for proposal in proposals:
+        for proposal in range(1, top + 1):
             mask = id_mask(pred, proposal) & keep
             box = occupied_box(mask)
+            if box is None:
+                continue  # absent (or on void only): scored as the empty proposal, from empty_scores
             self.proposal_scores[proposal][frame_index] = [
                 score_frame(mask, g, disk) if _near(box, g_box, margin) else (0.0, 0.0)
                 for g, g_box in zip(gt_masks, gt_boxes, strict=True)

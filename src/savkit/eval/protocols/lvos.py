@@ -26,7 +26,7 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.eval.discover import DAVIS_LAYOUT, EvalPlan, EvalTask
 from savkit.eval.meta import existing_root, read_meta_videos, read_name_list
-from savkit.eval.metrics import score_frame, tolerance_disk
+from savkit.eval.metrics import nonzero_crop, score_frame, tolerance_disk
 from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
 
 FRAME_STEP = 5
@@ -38,10 +38,12 @@ class LvosScorer(VideoScorer):
         ((self.key, self.object_id),) = task.objects
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        mask = pred == self.object_id
+        disk = tolerance_disk(*gt.shape)
+        crop = nonzero_crop(gt, pred)
+        mask = pred[crop] == self.object_id
         if mask.any():
             self.prediction_empty = False
-        j, f = score_frame(mask, gt == self.object_id, tolerance_disk(*gt.shape))
+        j, f = score_frame(mask, gt[crop] == self.object_id, disk)
         self.frames[self.object_id].append(frame)
         self.j[self.object_id].append(j)
         self.f[self.object_id].append(f)

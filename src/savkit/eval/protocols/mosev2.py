@@ -29,7 +29,7 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.eval.discover import DAVIS_LAYOUT, EvalPlan, EvalTask
 from savkit.eval.meta import existing_root, png_names, read_meta_videos, video_folders
-from savkit.eval.metrics import diagonal_radius, frame_parts
+from savkit.eval.metrics import diagonal_radius, frame_parts, nonzero_crop
 from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
 from savkit.io.names import is_ignored_name
 
@@ -60,6 +60,8 @@ class Mosev2Scorer(VideoScorer):
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         height, width = gt.shape
         cap = 0.008 * float(np.linalg.norm((height, width)))
+        crop = nonzero_crop(gt, pred)
+        gt, pred = gt[crop], pred[crop]
         if pred.any():
             self.prediction_empty = False
         for _, object_id in self.task.objects:

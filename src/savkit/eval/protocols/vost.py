@@ -20,7 +20,7 @@ import numpy as np
 
 from savkit.eval.discover import EvalPlan, EvalTask
 from savkit.eval.masks import id_mask
-from savkit.eval.metrics import decay, recall, region_j
+from savkit.eval.metrics import decay, nonzero_crop, recall, region_j
 from savkit.eval.protocols.base import (
     ObjectFrames,
     Protocol,
@@ -37,6 +37,8 @@ class VostScorer(VideoScorer):
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         # Void (255) is background: ``gt == id`` never selects it, so the GT needs no rewriting.
+        crop = nonzero_crop(gt, pred)
+        gt, pred = gt[crop], pred[crop]
         top = int(pred.max())
         if top:
             self.prediction_empty = False
