@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -172,6 +173,37 @@ def test_lvos_matches_reference(tmp_path, seed):
     _assert_close(ours, per_object)
     for name, value in global_scores.items():
         assert report.global_scores[name] / 100 == pytest.approx(value, abs=1e-9), name
+
+
+def test_lvos_reads_a_frame_shared_by_objects_once(tmp_path, monkeypatch):
+    """One task per video: a frame in two objects' ranges is read once, and each object keeps its own frames
+    (the parity tests check the zero padding of ranges shorter than frame_nums)."""
+    import savkit.eval.evaluate  # noqa: F401  (the module, not the function savkit.eval exports)
+
+    module = sys.modules["savkit.eval.evaluate"]
+    root, pred, meta = make_lvos_set(tmp_path, seed=2)
+    reads = []
+    real_read = module.read_label_mask
+    monkeypatch.setattr(module, "read_label_mask", lambda path, *a: reads.append(path) or real_read(path, *a))
+    options = EvalOptions(
+        protocol="lvos", meta=str(root / "valid_meta.json"), unseen_list=str(root / "unseen_videos.txt")
+    )
+    report = evaluate(root, pred, options)
+    assert len(reads) == len(set(reads))
+    frames = {(o.video, o.object): o.frames.frames for o in report.objects}
+    assert len(reads) == 2 * len({(video, f) for (video, _), names in frames.items() for f in names})
+    for video, info in meta["videos"].items():
+        for position, entry in enumerate(info["objects"].values(), start=1):
+            rng = entry["frame_range"]
+            names = [f"{k:08d}.png" for k in range(rng["start"], rng["end"], 5)]
+            assert frames[(video, str(position))] == names[1 : min(len(names), rng["frame_nums"] - 1)]
+    shared = [
+        video
+        for video in meta["videos"]
+        if len({f for (v, _), names in frames.items() if v == video for f in names})
+        < sum(len(names) for (v, _), names in frames.items() if v == video)
+    ]
+    assert shared  # the data has objects sharing frames
 
 
 def test_lvos_needs_the_unseen_list(tmp_path):

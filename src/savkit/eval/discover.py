@@ -33,8 +33,10 @@ class EvalTask:
     objects: tuple[tuple[str, int], ...] = ()
     #: the prediction folder is absent and the protocol scores its objects as zeros (mosev2)
     prediction_missing: bool = False
-    #: evaluated positions without a frame, which the reference counts as J = F = 0 (lvos)
-    zero_frames: int = 0
+    #: per object of ``objects``, the frames it is scored on, when each has its own (lvos: its frame range)
+    object_frames: tuple[tuple[str, ...], ...] = ()
+    #: per object of ``objects``, evaluated positions without a frame, which the reference counts as J = F = 0 (lvos)
+    zero_frames: tuple[int, ...] = ()
 
 
 @dataclass

@@ -33,33 +33,43 @@ FRAME_STEP = 5
 
 
 class LvosScorer(VideoScorer):
+    """Every object of one video, each on its own frames: a frame shared by several objects is read once."""
+
     def __init__(self, task: EvalTask) -> None:
         super().__init__(task)
-        ((self.key, self.object_id),) = task.objects
+        self.scored_at: dict[str, list[tuple[int, int]]] = {}  # frame -> (position, pixel id) scored there
+        for position, ((_, object_id), frames) in enumerate(
+            zip(task.objects, task.object_frames, strict=True)
+        ):
+            for frame in frames:
+                self.scored_at.setdefault(frame, []).append((position, object_id))
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
         disk = tolerance_disk(*gt.shape)
         crop = nonzero_crop(gt, pred)
-        mask = pred[crop] == self.object_id
-        if mask.any():
-            self.prediction_empty = False
-        j, f = score_frame(mask, gt[crop] == self.object_id, disk)
-        self.frames[self.object_id].append(frame)
-        self.j[self.object_id].append(j)
-        self.f[self.object_id].append(f)
+        gt, pred = gt[crop], pred[crop]
+        for position, object_id in self.scored_at[frame]:
+            mask = pred == object_id
+            if mask.any():
+                self.prediction_empty = False
+            j, f = score_frame(mask, gt == object_id, disk)
+            self.frames[position].append(frame)
+            self.j[position].append(j)
+            self.f[position].append(f)
 
     def conclude(self) -> list[int]:
-        return [self.object_id]
+        return list(range(len(self.task.objects)))
 
-    def _object_frames(self, object_id: int) -> ObjectFrames:
-        zeros = [0.0] * self.task.zero_frames
+    def _object_frames(self, position: int) -> ObjectFrames:
+        key = self.task.objects[position][0]
+        zeros = [0.0] * self.task.zero_frames[position]
         return ObjectFrames(
             self.task.video,
-            self.key,
-            int(self.key),
-            self.frames[object_id],
-            self.j[object_id] + zeros,
-            self.f[object_id] + zeros,
+            key,
+            int(key),
+            self.frames[position],
+            self.j[position] + zeros,
+            self.f[position] + zeros,
         )
 
 
@@ -99,7 +109,9 @@ class LvosProtocol(Protocol):
         videos = sorted(meta)
         tasks, warnings = [], []
         for video in videos:
-            tasks.extend(_object_tasks(gt, pred, video, meta[video], warnings))
+            task = _video_task(gt, pred, video, meta[video], warnings)
+            if task is not None:
+                tasks.append(task)
         if not tasks:
             raise SavkitError(f"--meta {self.options.meta} lists no object to evaluate")
         return EvalPlan(gt, pred, videos, tasks, warnings)
@@ -141,11 +153,12 @@ class LvosProtocol(Protocol):
         ]
 
 
-def _object_tasks(gt: Path, pred: Path, video: str, info: dict, warnings: list[str]) -> list[EvalTask]:
+def _video_task(gt: Path, pred: Path, video: str, info: dict, warnings: list[str]) -> EvalTask | None:
+    """One task per video (each frame read once), holding each object's own frames and zero padding."""
     objects = info.get("objects") if isinstance(info, dict) else None
     if not isinstance(objects, dict):
         raise SavkitError(f"--meta: video {video} has no 'objects' mapping: wrong meta file?")
-    tasks = []
+    keys, object_frames, zero_frames = [], [], []
     for position, (object_id, entry) in enumerate(objects.items(), start=1):
         try:
             frame_range = entry["frame_range"]
@@ -163,24 +176,27 @@ def _object_tasks(gt: Path, pred: Path, video: str, info: dict, warnings: list[s
                 f"{video} object {object_id}: its range has {len(names)} frames but frame_nums is {count}: "
                 f"the {len(names) - count} extra frames are ignored (the reference crashes here)"
             )
-        for frame in frames:
-            _check_frame(gt / video / frame, "GT")
-            _check_frame(pred / video / frame, "predicted")
-        zero_frames = max(count - 2, 0) - len(frames)
-        tasks.append(
-            EvalTask(
-                video,
-                str(position),
-                DAVIS_LAYOUT,
-                gt / video,
-                pred / video,
-                frames,
-                frames[0] if frames else "",
-                ((str(position), int(object_id)),),
-                zero_frames=zero_frames,
-            )
-        )
-    return tasks
+        keys.append((str(position), int(object_id)))
+        object_frames.append(frames)
+        zero_frames.append(max(count - 2, 0) - len(frames))
+    if not keys:
+        return None
+    frames = tuple(sorted(set().union(*object_frames)))
+    for frame in frames:
+        _check_frame(gt / video / frame, "GT")
+        _check_frame(pred / video / frame, "predicted")
+    return EvalTask(
+        video,
+        None,
+        DAVIS_LAYOUT,
+        gt / video,
+        pred / video,
+        frames,
+        frames[0] if frames else "",
+        tuple(keys),
+        object_frames=tuple(object_frames),
+        zero_frames=tuple(zero_frames),
+    )
 
 
 def _check_frame(path: Path, what: str) -> None:
