@@ -12,6 +12,7 @@ from vos_benchmark.utils import _seg2bmap
 from evaldata import EDGE_KINDS, random_mask
 from savkit.eval.metrics import (
     boundary_map,
+    count_matches,
     count_within_disk,
     decay,
     frame_parts,
@@ -130,6 +131,24 @@ def test_count_within_disk_on_a_ring_around_the_disk_edge(size):
     expected = np.count_nonzero(points & cv2.dilate(targets.view(np.uint8), disk_).view(bool))
     assert count_within_disk(points, targets, disk_) == expected
     assert 0 < expected < np.count_nonzero(points)
+
+
+@pytest.mark.parametrize("radius", [0.3, 0.5, 0.72, 1.2, 2.5, 3.0, 7.2, 7.77, 15.36])
+@pytest.mark.parametrize("size", [40, 400])  # small: the plain-dilation fallback; large: windows
+def test_count_matches_equals_opencv_dilation_by_the_off_centre_disk(radius, size):
+    """MOSEv2's disk of a non-integer radius is off-centre (even-sized for some radii, missing its own anchor for
+    tiny ones): the square bounds and windows count exactly what OpenCV's dilation by it matches."""
+    kernel = disk(radius).astype(np.uint8)
+    rng = np.random.default_rng(int(radius * 100) + size)
+    ys, xs = np.mgrid[:size, :size]
+    ring = np.maximum(abs(ys - size // 2), abs(xs - size // 2)) <= int(radius) + 2
+    for points, targets in (
+        (ring, np.pad(np.ones((1, 1), bool), size // 2)[:size, :size]),
+        (rng.random((size, size)) < 0.01, rng.random((size, size)) < 0.002),
+        (rng.random((size, size)) < 0.2, rng.random((size, size)) < 0.05),
+    ):
+        expected = np.count_nonzero(points & cv2.dilate(targets.view(np.uint8), kernel).view(bool))
+        assert count_matches(points, targets, radius) == expected
 
 
 @pytest.mark.parametrize("shape", [(48, 64), (7, 5), (1, 12), (12, 1)])

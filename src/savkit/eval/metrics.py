@@ -41,14 +41,8 @@ def disk_of_radius(radius: float) -> np.ndarray:
 
 
 def count_matches(points: np.ndarray, targets: np.ndarray, radius: float) -> int:
-    """How many True pixels of ``points`` lie in OpenCV's dilation of ``targets`` by ``disk_of_radius(radius)``.
-
-    A whole radius gives a centred disk and the fast square-dilation path; any other radius the plain dilation.
-    """
-    if float(radius).is_integer():
-        return count_within_disk(points, targets, disk_of_radius(float(radius)))
-    dilated = cv2.dilate(targets.view(np.uint8), disk_of_radius(float(radius))).view(bool)
-    return int(np.count_nonzero(points & dilated))
+    """How many True pixels of ``points`` lie in OpenCV's dilation of ``targets`` by ``disk_of_radius(radius)``."""
+    return count_within_disk(points, targets, disk_of_radius(float(radius)))
 
 
 def boundary_f(pred_boundary: np.ndarray, gt_boundary: np.ndarray, radius: float) -> float:
@@ -105,39 +99,50 @@ def _boundary_f(pred_boundary: np.ndarray, gt_boundary: np.ndarray, matches) -> 
 
 
 def count_within_disk(points: np.ndarray, targets: np.ndarray, disk: np.ndarray) -> int:
-    """How many True pixels of ``points`` lie in ``dilate(targets, disk)``: the reference's match count.
+    """How many True pixels of ``points`` lie in OpenCV's ``dilate(targets, disk)``: the reference's match count,
+    for the centred disk of a whole radius and for MOSEv2's off-centre one (OpenCV anchors it at the centre index).
 
     A dilation by the whole disk is the costly part of the reference. Two square dilations (fast, separable) settle
-    almost every pixel: within the square inscribed in the disk is a sure match, outside the disk's bounding square
-    a sure miss. Only the pixels in between are tested against the disk itself, one window each.
+    almost every pixel: within the largest square around the anchor that the disk holds is a sure match, outside
+    the disk's bounding box a sure miss. Only the pixels in between are tested against the disk itself, one window
+    each.
     """
-    radius = disk.shape[0] // 2
+    inner, pad = _kernel_geometry(disk.shape, disk.tobytes())
     target_bytes = targets.view(np.uint8)
-    near = cv2.dilate(target_bytes, _inscribed_square(radius)).view(bool)
+    if inner is None:  # a tiny disk without its anchor (OpenCV has its own rule for an empty one): as it does
+        return int(np.count_nonzero(points & cv2.dilate(target_bytes, disk).view(bool)))
+    near = cv2.dilate(target_bytes, inner).view(bool)
     matched = int(np.count_nonzero(points & near))
     if matched == np.count_nonzero(points):
         return matched
-    undecided = points & cv2.dilate(target_bytes, _bounding_square(radius)).view(bool) & ~near
+    outer = np.ones(disk.shape, np.uint8)  # the same anchor as the disk's
+    undecided = points & cv2.dilate(target_bytes, outer).view(bool) & ~near
     ys, xs = np.nonzero(undecided)
     if len(ys) == 0:
         return matched
     if len(ys) * disk.shape[0] > targets.size // 4:  # many undecided pixels: the plain dilation is cheaper
         return matched + int(np.count_nonzero(undecided & cv2.dilate(target_bytes, disk).view(bool)))
-    windows = sliding_window_view(np.pad(targets, radius), disk.shape)[ys, xs]
+    windows = sliding_window_view(np.pad(targets, pad), disk.shape)[ys, xs]
     return matched + int(np.count_nonzero((windows & disk.view(bool)).any(axis=(1, 2))))
 
 
-@lru_cache(maxsize=16)
-def _inscribed_square(radius: int) -> np.ndarray:
-    half = math.isqrt(
-        radius * radius // 2
-    )  # the largest h with 2h² <= r²: every offset of the square is in the disk
-    return np.ones((2 * half + 1, 2 * half + 1), np.uint8)
-
-
-@lru_cache(maxsize=16)
-def _bounding_square(radius: int) -> np.ndarray:
-    return np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+@lru_cache(maxsize=64)
+def _kernel_geometry(shape: tuple[int, int], data: bytes) -> tuple[np.ndarray | None, tuple]:
+    """For a dilation kernel anchored at its centre index: the largest square around the anchor it holds (None
+    when it misses its own anchor), and the padding that puts each pixel's window over the pixels the kernel reaches."""
+    kernel = np.frombuffer(data, np.uint8).reshape(shape).astype(bool)
+    ay, ax = shape[0] // 2, shape[1] // 2
+    half = -1
+    while (
+        ay - half - 1 >= 0
+        and ax - half - 1 >= 0
+        and ay + half + 2 <= shape[0]
+        and ax + half + 2 <= shape[1]
+        and kernel[ay - half - 1 : ay + half + 2, ax - half - 1 : ax + half + 2].all()
+    ):
+        half += 1
+    inner = None if half < 0 else np.ones((2 * half + 1, 2 * half + 1), np.uint8)
+    return inner, ((ay, shape[0] - 1 - ay), (ax, shape[1] - 1 - ax))
 
 
 def _f_for_empty_boundary(n_pred: int, n_gt: int) -> float:
