@@ -18,6 +18,7 @@ from savkit.eval.metrics import (
     frame_parts,
     nonzero_crop,
     recall,
+    region_j,
     score_frame,
     tolerance_disk,
 )
@@ -171,6 +172,7 @@ def test_scores_on_the_nonzero_crop_equal_the_full_frame_ones(shape):
             whole = (pred == object_id, gt == object_id)
             cropped = (pred[crop] == object_id, gt[crop] == object_id)
             assert score_frame(*cropped, disk_) == score_frame(*whole, disk_)
+            assert region_j(*cropped) == score_frame(*whole, disk_)[0]
             a, b = frame_parts(*cropped), frame_parts(*whole)
             assert (a.intersection, a.union, a.gt_area) == (b.intersection, b.union, b.gt_area)
             assert [a.f(r) for r in (1.0, 2.5, 4.0)] == [b.f(r) for r in (1.0, 2.5, 4.0)]

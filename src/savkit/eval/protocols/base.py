@@ -108,17 +108,11 @@ def require_davis_layout(plan: EvalPlan, protocol: str) -> EvalPlan:
     return plan
 
 
-def without_void(labels: np.ndarray) -> np.ndarray:
-    """A label image with void (255) set to background, as the DAVIS-style references do with their GT."""
-    void = labels == VOID
-    return np.where(void, 0, labels).astype(labels.dtype) if void.any() else labels
-
-
 def largest_first_frame_id(first_gt: np.ndarray | None) -> int:
     """N of the DAVIS-style references: the largest object id of the first GT frame, void aside."""
     if first_gt is None or first_gt.dtype == bool:
         return 1
-    return int(without_void(first_gt).max())
+    return int(first_gt.max(where=first_gt != VOID, initial=0))
 
 
 class Protocol(ABC):
