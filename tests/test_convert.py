@@ -76,8 +76,9 @@ def test_resume_skips_finished_videos_and_redoes_partial_ones(videos, tmp_path):
     extract_frames(videos, tmp_path, every=4, workers=1)
     expected = tree(tmp_path)
     finished = mtimes(tmp_path / "v1")
-    # Simulated kill mid-v2: its folder lost files and has no marker; a temporary folder was left behind.
-    (tmp_path / MARKER_DIR / "v2.json").unlink()
+    # Simulated kill mid-v2 (under --overwrite): its folder lost files, its marker says it is being written;
+    # a temporary folder was left behind.
+    (tmp_path / MARKER_DIR / "v2.json").write_text('{"state": "writing"}')
     for path in sorted((tmp_path / "v2").iterdir())[1:]:
         path.unlink()
     (partial_folder(tmp_path, "v2") / "00004.jpg").parent.mkdir()
@@ -262,7 +263,11 @@ def test_bad_json_and_bad_png_tree_fail_alone(sample_dir, tmp_path, capsys):
     (tmp_path / "png" / "mixed" / "00000.png").write_bytes(b"")
     assert main(["import-masks", str(tmp_path / "png"), str(tmp_path / "json"), "-q"]) == 1
     assert "failed: mixed: " in capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == ["sav_000001_manual.json"]
+    assert sorted(p.name for p in (tmp_path / "json").iterdir()) == [MARKER_DIR, "sav_000001_manual.json"]
+    assert sorted(p.name for p in (tmp_path / "json" / MARKER_DIR).iterdir()) == [
+        ".settings.json",
+        "sav_000001_manual.json.json",
+    ]
 
 
 def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path, dask_client):

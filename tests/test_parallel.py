@@ -19,7 +19,6 @@ from savkit.parallel import (
     is_complete,
     partial_folder,
     run_tasks,
-    video_output,
     write_video_output,
 )
 from savkit.progress import Progress
@@ -135,6 +134,7 @@ def _write_two_files(folder):
     (folder / "a.txt").write_text("hello")
     (folder / "sub").mkdir()
     (folder / "sub" / "b.txt").write_text("abc")
+    return 2
 
 
 def test_video_output_renames_into_place_then_marks_complete(tmp_path):
@@ -149,9 +149,10 @@ def test_video_output_renames_into_place_then_marks_complete(tmp_path):
 def test_resume_skips_complete_redoes_partial_and_cleans_stale_temporaries(tmp_path):
     write_video_output(tmp_path, "done", _write_two_files)
     done_mtime = (tmp_path / "done" / "a.txt").stat().st_mtime_ns
-    # A killed run: a renamed folder without marker, and a temporary folder never renamed.
+    # A killed run: a folder marked as being written, and a temporary folder never renamed.
     (tmp_path / "partial").mkdir()
     (tmp_path / "partial" / "junk.txt").write_text("half")
+    (tmp_path / MARKER_DIR / "partial.json").write_text('{"state": "writing", "settings": null}')
     partial_folder(tmp_path, "partial").mkdir()
 
     assert write_video_output(tmp_path, "done", _write_two_files) == VideoStats(2, 8, skipped=True)
@@ -172,13 +173,8 @@ def test_a_failed_block_leaves_neither_folder_nor_marker(tmp_path):
     with pytest.raises(RuntimeError):
         write_video_output(tmp_path, "v1", write_then_fail)
     assert not is_complete(tmp_path, "v1")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_video_output_refuses_to_replace_a_complete_video_without_overwrite(tmp_path):
-    write_video_output(tmp_path, "v1", _write_two_files)
-    with pytest.raises(SavkitError, match="already complete"), video_output(tmp_path, "v1"):
-        pass
+    assert [p.name for p in tmp_path.iterdir()] == [MARKER_DIR]
+    assert list((tmp_path / MARKER_DIR).iterdir()) == []
 
 
 def test_summary_counts_written_videos_and_skips():

@@ -5,18 +5,26 @@ with the same semantics everywhere: a failing item is recorded with a one-line r
 a worker process that dies (native crash, out of memory, killed) ends as a failure of its item instead of a hang,
 and a ``progress`` callback hears of each finished item (the CLI draws a bar from it: items/s and the ETA).
 
-Per-video outputs are resumable: ``video_output`` writes a video's folder under a temporary name, renames it into
-place and only then writes a completion marker, so a killed run loses no finished video and a re-run redoes only
-videos without a marker (``is_complete``).
+Per-video outputs are resumable and never touch what savkit did not write: a run holds the output folder's lock
+(``locked_output``: one run per folder, leftovers of killed runs cleared, settings checked), and
+``write_video_output`` marks a video as being written, writes it under a temporary name, checks its file count,
+renames it into place and only then marks it complete with its settings. A killed run loses no finished video, a
+re-run redoes only videos not marked complete, and a folder without savkit's marker is never replaced. Workers
+die with the main process, so a killed run leaves no process writing on.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import ctypes
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import re
+import signal
+import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -28,10 +36,25 @@ from pathlib import Path
 from typing import Any
 
 from savkit.errors import SavkitError
-from savkit.io.atomic import atomic_dir, write_text_atomic
+from savkit.io.atomic import (
+    atomic_dir,
+    atomic_path,
+    is_temporary_name,
+    remove_inside,
+    write_bytes_atomic,
+    write_text_atomic,
+)
+from savkit.io.lock import locked_folder
+from savkit.io.names import video_id_problem
 from savkit.progress import Progress, ProgressCallback
 
 MARKER_DIR = ".savkit-complete"
+SETTINGS_FILE = (
+    ".settings.json"  # in MARKER_DIR: a video id never starts with a dot, so never a marker's name
+)
+WRITING, COMPLETE = "writing", "complete"  # the states a marker records
+_PARTIAL_NAME = re.compile(r"\.(.+)\.partial")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 CRASH_REASON = "worker process died while running this item (native crash, out of memory or killed)"
 _MAX_REASON = 300
 
@@ -199,7 +222,9 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
     """Feed ``todo`` to a fresh pool (a bounded window in flight) until done or broken; return the broken items."""
     in_flight: dict[Future, tuple[int, Any]] = {}
     broken: list[tuple[int, Any]] = []
-    with ProcessPoolExecutor(workers, mp_context=_process_context(func)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=_process_context(func), initializer=_die_with_parent
+    ) as pool:
         while todo or in_flight:
             while todo and not broken and len(in_flight) < 2 * workers:
                 entry = todo.popleft()
@@ -233,6 +258,27 @@ def _process_context(func: Callable[[Any], Any]) -> multiprocessing.context.Base
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__", func.__module__])
     return context
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: end this worker as soon as the main process is gone (even killed with SIGKILL).
+
+    Otherwise a killed run's workers go on writing into the output for minutes, under the feet of the next run.
+    A thread waits on the sentinel pipe whose other end only the main process holds (end of file when it dies);
+    on Linux the kernel also kills the worker when its parent (the forkserver) dies. The forkserver itself exits
+    once its last worker is gone.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        threading.Thread(target=_exit_when_closed, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_when_closed(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, record: Record) -> None:
@@ -274,52 +320,209 @@ def _dask_failure_reason(future: Any) -> str:
     return one_line_reason(error)
 
 
-def is_complete(out_dir: str | os.PathLike, video_id: str) -> bool:
-    """True if ``out_dir/video_id`` was fully written by ``video_output`` (folder and marker both present)."""
-    return (Path(out_dir) / video_id).is_dir() and _marker(out_dir, video_id).is_file()
+@contextlib.contextmanager
+def locked_output(
+    out_dir: str | os.PathLike, settings: dict | None = None, overwrite: bool = False
+) -> Iterator[Path]:
+    """Hold the lock of ``out_dir`` for a run (one run per output folder), then clear what killed runs left in it
+    (temporaries of atomic writes, ``.{id}.partial`` folders) and check ``settings`` against the recorded ones.
+
+    ``settings`` (e.g. ``{"command": "extract-frames", "every": 4, "quality": 95}``) are what the outputs depend
+    on: a folder written with other settings is an error unless ``overwrite``, which redoes its outputs.
+    """
+    with locked_folder(out_dir) as out:
+        _clear_leftovers(out)
+        if settings is not None:
+            _check_settings(out, settings, overwrite)
+        yield out
 
 
-def completed_stats(out_dir: str | os.PathLike, video_id: str) -> VideoStats:
-    """The stats recorded in a complete video's marker, flagged as skipped."""
-    recorded = json.loads(_marker(out_dir, video_id).read_text())
+def is_complete(out_dir: str | os.PathLike, name: str) -> bool:
+    """True if ``out_dir/name`` was fully written by savkit (output present, its marker says complete)."""
+    marker = _read_marker(Path(out_dir), name)
+    return marker is not None and marker.get("state") == COMPLETE and os.path.lexists(Path(out_dir) / name)
+
+
+def completed_stats(out_dir: str | os.PathLike, name: str) -> VideoStats:
+    """The stats recorded in a complete output's marker, flagged as skipped."""
+    recorded = _read_marker(Path(out_dir), name) or {}
     return VideoStats(files=recorded["files"], bytes=recorded["bytes"], skipped=True)
 
 
-@contextlib.contextmanager
-def video_output(out_dir: str | os.PathLike, video_id: str, overwrite: bool = False) -> Iterator[Path]:
-    """Yield a temporary folder that becomes ``out_dir/video_id`` (then gets its marker) if the block succeeds.
-
-    A partial output of a killed run (a folder without marker, or a stale temporary folder) is replaced.
-    A complete output is replaced only with ``overwrite``; the caller checks ``is_complete`` to skip it.
-    """
-    if is_complete(out_dir, video_id) and not overwrite:
-        raise SavkitError(f"{Path(out_dir) / video_id} is already complete; pass overwrite=True to redo it")
-    marker = _marker(out_dir, video_id)
-    marker.unlink(missing_ok=True)
-    with atomic_dir(Path(out_dir) / video_id, temporary=partial_folder(out_dir, video_id)) as tmp:
-        yield tmp
-    stats = _folder_stats(Path(out_dir) / video_id)
-    write_text_atomic(marker, json.dumps({"files": stats.files, "bytes": stats.bytes}))
-
-
 def write_video_output(
-    out_dir: str | os.PathLike, video_id: str, write: Callable[[Path], None], overwrite: bool = False
+    out_dir: str | os.PathLike,
+    video_id: str,
+    write: Callable[[Path], int],
+    overwrite: bool = False,
+    settings: dict | None = None,
 ) -> VideoStats:
-    """Skip a complete video (unless ``overwrite``), else run ``write(folder)`` inside ``video_output``."""
-    if is_complete(out_dir, video_id) and not overwrite:
-        return completed_stats(out_dir, video_id)
-    with video_output(out_dir, video_id, overwrite=True) as tmp:
-        write(tmp)
-    return dataclasses.replace(completed_stats(out_dir, video_id), skipped=False)
+    """Write the folder ``out_dir/video_id`` with ``write(folder) -> expected file count``, all or nothing.
+
+    Skipped if complete with the same ``settings`` (unless ``overwrite``). The folder is written as
+    ``.{id}.partial``, its file count checked against what ``write`` expected, renamed into place, and only then
+    marked complete (with its settings). A folder savkit did not write (no marker) is never replaced.
+    """
+    out = Path(out_dir)
+    done = _reusable(out, video_id, overwrite, settings)
+    if done is not None:
+        return done
+    with _marked_while_written(out, video_id, settings):
+        with atomic_dir(out / video_id, temporary=partial_folder(out, video_id), root=out) as tmp:
+            expected = write(tmp)
+            stats = _folder_stats(tmp)
+            if stats.files != expected:
+                raise SavkitError(
+                    f"{out / video_id}: {stats.files} files written, {expected} expected; not marked complete"
+                )
+        return _mark_complete(out, video_id, settings, stats)
 
 
-def _marker(out_dir: str | os.PathLike, video_id: str) -> Path:
-    return Path(out_dir) / MARKER_DIR / f"{video_id}.json"
+def write_file_output(
+    out_dir: str | os.PathLike,
+    name: str,
+    write: Callable[[Path], None],
+    overwrite: bool = False,
+    settings: dict | None = None,
+) -> VideoStats:
+    """``write_video_output`` for an output that is one file ``out_dir/name``: ``write(path)`` writes it."""
+    out = Path(out_dir)
+    done = _reusable(out, name, overwrite, settings)
+    if done is not None:
+        return done
+    with _marked_while_written(out, name, settings):
+        with atomic_path(out / name, root=out) as tmp:
+            write(tmp)
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise SavkitError(f"{out / name}: nothing was written; not marked complete")
+            stats = VideoStats(files=1, bytes=tmp.stat().st_size)
+        return _mark_complete(out, name, settings, stats)
 
 
 def partial_folder(out_dir: str | os.PathLike, video_id: str) -> Path:
     """Where a video is written before its rename; a killed run leaves it behind and the next run clears it."""
     return Path(out_dir) / f".{video_id}.partial"
+
+
+def _reusable(out: Path, name: str, overwrite: bool, settings: dict | None) -> VideoStats | None:
+    """The recorded stats of a complete output to keep; None when it must be (re)written; foreign: an error.
+
+    An output whose marker records other settings is redone: ``locked_output`` already refused a run whose
+    settings differ from the folder's, so this is a leftover of an interrupted ``overwrite`` run.
+    """
+    marker = _read_marker(out, name)
+    if marker is None:
+        if os.path.lexists(out / name):
+            raise SavkitError(
+                f"{out / name} exists and was not written by savkit: move it or choose another output folder "
+                "(savkit replaces only its own outputs, even with --overwrite)"
+            )
+        return None
+    if overwrite or marker.get("state") != COMPLETE or marker.get("settings") != settings:
+        return None
+    if not os.path.lexists(out / name):
+        return None
+    return VideoStats(files=marker["files"], bytes=marker["bytes"], skipped=True)
+
+
+@contextlib.contextmanager
+def _marked_while_written(out: Path, name: str, settings: dict | None) -> Iterator[None]:
+    """Mark ``out/name`` as savkit's, being written, for the block (a kill leaves it claimed, so the next run
+    redoes it); a failing block leaves the output untouched, so its previous marker is put back."""
+    previous = _marker(out, name).read_bytes() if _marker(out, name).is_file() else None
+    _write_marker(out, name, {"state": WRITING, "settings": settings})
+    try:
+        yield
+    except BaseException:
+        if previous is None:
+            remove_inside(_marker(out, name), out)
+        else:
+            write_bytes_atomic(_marker(out, name), previous)
+        raise
+
+
+def _mark_complete(out: Path, name: str, settings: dict | None, stats: VideoStats) -> VideoStats:
+    record = {"state": COMPLETE, "settings": settings, "files": stats.files, "bytes": stats.bytes}
+    _write_marker(out, name, record)
+    return stats
+
+
+def _marker(out_dir: str | os.PathLike, name: str) -> Path:
+    return Path(out_dir) / MARKER_DIR / f"{name}.json"
+
+
+def _read_marker(out: Path, name: str) -> dict | None:
+    """A marker as a dict (markers of savkit before 0.2 held only files and bytes: complete), None if absent."""
+    try:
+        marker = json.loads(_marker(out, name).read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"state": WRITING}  # savkit's marker file, unreadable: its output is redone
+    if not isinstance(marker, dict):
+        return {"state": WRITING}
+    return {"state": COMPLETE, **marker} if "state" not in marker else marker
+
+
+def _write_marker(out: Path, name: str, record: dict) -> None:
+    write_text_atomic(_marker(out, name), json.dumps(record))
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Delete the temporaries of atomic writes and the partial video folders a killed run left in ``out``."""
+    for folder, stale in ((out, _is_leftover), (out / MARKER_DIR, is_temporary_name)):
+        try:
+            with os.scandir(folder) as scan:
+                leftovers = [entry.path for entry in scan if stale(entry.name)]
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for path in leftovers:
+            remove_inside(path, out)
+
+
+def _is_leftover(name: str) -> bool:
+    partial = _PARTIAL_NAME.fullmatch(name)
+    return is_temporary_name(name) or (partial is not None and video_id_problem(partial[1]) is None)
+
+
+def _check_settings(out: Path, settings: dict, overwrite: bool) -> None:
+    """Refuse a run whose settings differ from those ``out`` was written with (unless ``overwrite``); record them."""
+    path = out / MARKER_DIR / SETTINGS_FILE
+    try:
+        recorded = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        recorded = None
+    if recorded == settings:
+        return
+    if not overwrite:
+        if recorded is not None:
+            raise SavkitError(
+                f"{out} holds the output of `{_as_command(recorded)}`, not `{_as_command(settings)}`: "
+                "pass --overwrite to redo it, or choose another output folder"
+            )
+        if _has_markers(out):
+            raise SavkitError(
+                f"{out} was written by an earlier savkit that did not record its settings: "
+                "pass --overwrite to redo it, or choose another output folder"
+            )
+    write_text_atomic(path, json.dumps(settings))
+
+
+def _has_markers(out: Path) -> bool:
+    try:
+        with os.scandir(out / MARKER_DIR) as scan:
+            return any(not entry.name.startswith(".") for entry in scan)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _as_command(settings: object) -> str:
+    """Settings as the command line that gives them: ``extract-frames --every 4 --quality 95``."""
+    if not isinstance(settings, dict):
+        return "unknown settings"
+    options = " ".join(
+        f"--{key} {value}" for key, value in settings.items() if key != "command" and value is not None
+    )
+    return f"{settings.get('command', 'savkit')} {options}".strip()
 
 
 def _folder_stats(folder: Path) -> VideoStats:

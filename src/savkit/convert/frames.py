@@ -50,6 +50,19 @@ class FramesTask:
     def video_id(self) -> str:
         return self.video.stem
 
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return (self.video,)
+
+    @property
+    def settings(self) -> dict:
+        """What the frames depend on, recorded with them: a re-run with other settings is refused."""
+        return frames_settings(self.every, self.quality)
+
+
+def frames_settings(every: int, quality: int) -> dict:
+    return {"command": "extract-frames", "every": every, "quality": quality}
+
 
 def extract_frames(
     src: str | os.PathLike,
@@ -64,8 +77,9 @@ def extract_frames(
 ) -> RunReport:
     """Extract every ``every``-th frame of each mp4 under ``src`` (recursively) into ``out``, one task per video.
 
-    Resumable: finished videos are skipped unless ``overwrite``. Results are ``VideoStats`` keyed by video id;
-    a corrupt video is a failure of its own and does not stop the others.
+    Resumable: finished videos are skipped unless ``overwrite``; ``out`` written with other settings is an error
+    unless ``overwrite``. Results are ``VideoStats`` keyed by video id; a corrupt video is a failure of its own
+    and does not stop the others.
     """
     if every < 1:
         raise SavkitError(f"--every must be >= 1, got {every}")
@@ -74,19 +88,30 @@ def extract_frames(
     tasks = [
         FramesTask(video, Path(out), every, quality, overwrite) for video in find_files(src, ".mp4", "videos")
     ]
-    return run_video_tasks(extract_video_frames, tasks, workers, scheduler, progress)
+    return run_video_tasks(
+        extract_video_frames,
+        tasks,
+        src=src,
+        out=out,
+        settings=frames_settings(every, quality),
+        overwrite=overwrite,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
 
 
 def extract_video_frames(task: FramesTask) -> VideoStats:
     """Extract one video into ``out_dir/video_id`` (skipped if complete): the task of ``extract_frames``."""
 
-    def write(folder: Path) -> None:
+    def write(folder: Path) -> int:
         with VideoReader(task.video) as reader:
             announced = reader.frame_count
             last_index = _write_jpegs(reader.video_frames(task.every), folder, task.quality)
         _check_complete(task, last_index, announced)
+        return last_index // task.every + 1  # the JPEGs expected: frames 0, every, ..., last_index
 
-    return write_video_output(task.out_dir, task.video_id, write, overwrite=task.overwrite)
+    return write_video_output(task.out_dir, task.video_id, write, task.overwrite, task.settings)
 
 
 def _write_jpegs(frames, folder: Path, quality: int) -> int:

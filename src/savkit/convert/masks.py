@@ -46,7 +46,7 @@ from savkit.convert.video_metadata import Guess, VideoMetadata
 from savkit.errors import SavkitError
 from savkit.io.names import is_ignored_name
 from savkit.io.png import read_png, write_png
-from savkit.parallel import RunReport, VideoStats, write_video_output
+from savkit.parallel import RunReport, VideoStats, write_file_output, write_video_output
 from savkit.progress import ProgressCallback
 
 LAYOUTS = ("sav", "davis")
@@ -70,8 +70,18 @@ class ExportTask:
     video_id: str
     jsons: tuple[Path, ...]
     out_dir: Path
+    type: str
     layout: str
     overwrite: bool
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return self.jsons
+
+    @property
+    def settings(self) -> dict:
+        """What the PNGs depend on, recorded with them: a re-run with other settings is refused."""
+        return export_settings(self.type, self.layout)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,15 @@ class ImportTask:
     @property
     def video_id(self) -> str:
         return self.video_dir.name
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        return (self.video_dir,)
+
+    @property
+    def settings(self) -> dict:
+        """What the JSONs depend on besides their type (which names them): a re-run with others is refused."""
+        return import_settings(self.split)
 
 
 @dataclass(frozen=True)
@@ -135,23 +154,41 @@ def export_masks(
     _check_choice("layout", layout, LAYOUTS)
     wanted = MASKLET_TYPES if type == "both" else (type,)
     jsons = _annotation_jsons(src, wanted)
-    tasks = [ExportTask(video_id, paths, Path(out), layout, overwrite) for video_id, paths in jsons.items()]
-    return run_video_tasks(export_video_masks, tasks, workers, scheduler, progress)
+    tasks = [
+        ExportTask(video_id, paths, Path(out), type, layout, overwrite) for video_id, paths in jsons.items()
+    ]
+    return run_video_tasks(
+        export_video_masks,
+        tasks,
+        src=src,
+        out=out,
+        settings=export_settings(type, layout),
+        overwrite=overwrite,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
+
+
+def export_settings(type: str, layout: str) -> dict:
+    return {"command": "export-masks", "type": type, "layout": layout}
 
 
 def export_video_masks(task: ExportTask) -> MaskStats:
     """Export one video (skipped if complete): the per-video task of ``export_masks``."""
     overlap = 0
 
-    def write(folder: Path) -> None:
+    def write(folder: Path) -> int:
+        """Write the PNGs; return how many there must be (one per annotated frame, per object in sav)."""
         nonlocal overlap
         annotations = read_train_video(task.jsons, task.video_id)
         if task.layout == "sav":
             _write_sav_layout(annotations, folder)
-        else:
-            overlap = _write_davis_layout(annotations, folder)
+            return len(annotations.masklets) * annotations.num_annotated_frames
+        overlap = _write_davis_layout(annotations, folder)
+        return annotations.num_annotated_frames
 
-    stats = write_video_output(task.out_dir, task.video_id, write, overwrite=task.overwrite)
+    stats = write_video_output(task.out_dir, task.video_id, write, task.overwrite, task.settings)
     return MaskStats(**vars(stats), overlap_pixels=overlap)
 
 
@@ -210,9 +247,9 @@ def _annotation_jsons(src: str | os.PathLike, types: tuple[str, ...]) -> dict[st
     for path in find_files(
         src, ".json", "SA-V annotation JSONs ({video_id}_manual.json, {video_id}_auto.json)"
     ):
-        video_id, masklet_type = parse_train_json_name(path.name) or ("", "")
-        if video_id and masklet_type in types:  # an empty id would name OUT itself
-            by_video[video_id].append(path)
+        parsed = parse_train_json_name(path.name)
+        if parsed is not None and parsed[1] in types:  # unsafe ids (empty, "..") are refused by the runner
+            by_video[parsed[0]].append(path)
     if not by_video:
         raise SavkitError(f"no {' or '.join(f'*_{t}.json' for t in types)} file under {src}")
     return {video_id: tuple(sorted(paths)) for video_id, paths in sorted(by_video.items())}
@@ -260,20 +297,39 @@ def import_masks(
         )
         for video_dir in video_dirs
     ]
-    return run_video_tasks(import_video_masks, tasks, workers, scheduler, progress)
+    return run_video_tasks(
+        import_video_masks,
+        tasks,
+        src=src,
+        out=out,
+        settings=import_settings(split),
+        overwrite=overwrite,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
+
+
+def import_settings(split: str | None) -> dict:
+    return {"command": "import-masks", "split": split}
 
 
 def import_video_masks(task: ImportTask) -> ImportStats:
-    """Import one video folder (skipped if its JSON exists): the per-video task of ``import_masks``."""
-    target = task.out_dir / f"{task.video_id}_{task.type}.json"
-    if target.is_file() and not task.overwrite:
-        return ImportStats(files=1, bytes=target.stat().st_size, skipped=True)
-    tree = _read_mask_tree(task.video_dir)
-    metadata = _video_metadata(task, tree)
-    write_sav_json(target, _annotations_from_masks(task, tree, metadata), task.type)
+    """Import one video folder (skipped if its JSON is complete): the per-video task of ``import_masks``."""
+    metadata = None
+
+    def write(path: Path) -> None:
+        nonlocal metadata
+        tree = _read_mask_tree(task.video_dir)
+        metadata = _video_metadata(task, tree)
+        write_sav_json(path, _annotations_from_masks(task, tree, metadata), task.type)
+
+    name = f"{task.video_id}_{task.type}.json"
+    stats = write_file_output(task.out_dir, name, write, task.overwrite, task.settings)
+    if metadata is None:  # skipped: already imported
+        return ImportStats(**vars(stats))
     return ImportStats(
-        files=1,
-        bytes=target.stat().st_size,
+        **vars(stats),
         metadata_source=metadata.source,
         guessed=metadata.guessed + _written_without_source(task),
     )

@@ -29,7 +29,7 @@ from savkit.index.read import BatchRows, ReadBatch, batch_key, batch_size, read_
 from savkit.index.scan import Duplicate, Scan, scan_root
 from savkit.index.schema import FILES_SCHEMA, MASKLETS_SCHEMA, VIDEOS_SCHEMA, write_index_table
 from savkit.io.atomic import write_text_atomic
-from savkit.parallel import CRASH_REASON, available_cores, check_workers, run_tasks
+from savkit.parallel import CRASH_REASON, available_cores, check_workers, locked_output, run_tasks
 from savkit.progress import ProgressCallback
 
 MASKLET_ORDER = [
@@ -70,7 +70,19 @@ def build_index(
     scheduler: object = None,
     progress: ProgressCallback | None = None,
 ) -> IndexReport:
-    """Index every train JSON and val/test annotation folder under ``root`` into ``out_dir``."""
+    """Index every train JSON and val/test annotation folder under ``root`` into ``out_dir``, holding its lock
+    (one run at a time; temporaries left by killed runs are cleared)."""
+    with locked_output(out_dir):
+        return _build_index(root, out_dir, workers, scheduler, progress)
+
+
+def _build_index(
+    root: str | Path,
+    out_dir: str | Path,
+    workers: int | None,
+    scheduler: object,
+    progress: ProgressCallback | None,
+) -> IndexReport:
     start = time.perf_counter()
     root, out_dir = Path(root).resolve(), Path(out_dir)
     if not root.is_dir():

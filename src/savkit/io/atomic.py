@@ -1,19 +1,25 @@
 """Atomic outputs: write under a temporary name in the same folder, then rename.
 
 A reader (or a resumed run) therefore sees either the complete old file/folder or the complete new one,
-never a partial write.
+never a partial write. Every path removed or replaced here is first checked to lie inside the output folder
+(``check_inside``): a name from a hostile input can never make savkit delete anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from savkit.errors import SavkitError
+
+#: The names ``atomic_path`` / ``atomic_dir`` give their temporaries: ``.{name}.`` + tempfile's 8 random characters
+#: + ``.tmp``. A killed run leaves them behind; the next run clears them under the folder's lock (``parallel``).
+_TEMPORARY_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
 
 
 def _current_umask() -> int:
@@ -27,10 +33,40 @@ _FILE_MODE = 0o666 & ~_current_umask()
 _DIR_MODE = 0o777 & ~_current_umask()
 
 
+def check_inside(path: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """``path`` (its folder resolved, its own name kept: a symlink is itself, not its target) if it lies strictly
+    inside ``root``, else a SavkitError: the guard before savkit deletes or replaces anything."""
+    path = Path(path)
+    resolved = path.parent.resolve() / path.name
+    if path.name in ("", ".", "..") or Path(root).resolve() not in resolved.parents:
+        raise SavkitError(
+            f"{path} is not inside {root}: savkit deletes and replaces only inside its output folder"
+        )
+    return resolved
+
+
+def remove_inside(path: str | os.PathLike, root: str | os.PathLike) -> None:
+    """Delete the file, symlink or folder ``path`` (if present) after checking that it lies inside ``root``."""
+    path = check_inside(path, root)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for the name of a temporary made by ``atomic_path`` / ``atomic_dir`` (random-named)."""
+    return _TEMPORARY_NAME.fullmatch(name) is not None
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary file path beside ``path``; rename it onto ``path`` only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, root: str | os.PathLike | None = None) -> Iterator[Path]:
+    """Yield a temporary file path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    ``root`` (default: the folder of ``path``) is the folder ``path`` must lie inside.
+    """
     target = Path(path)
+    check_inside(target, target.parent if root is None else root)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -55,30 +91,37 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, temporary: str | os.PathLike | None = None) -> Iterator[Path]:
+def atomic_dir(
+    path: str | os.PathLike,
+    temporary: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds.
 
     An existing ``path`` is removed just before the rename, so a failure leaves the old one untouched.
     ``temporary`` fixes the temporary folder's name (one left behind by a killed run is cleared first), so that
     resuming never has to search a large folder for leftovers; by default the name is fresh and random.
+    ``root`` (default: the folder of ``path``) is the folder both must lie inside.
     """
     target = Path(path)
+    root = target.parent if root is None else root
+    check_inside(target, root)
     target.parent.mkdir(parents=True, exist_ok=True)
     if temporary is None:
         tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     else:
         tmp_path = Path(temporary)
-        shutil.rmtree(tmp_path, ignore_errors=True)
+        remove_inside(tmp_path, root)
         tmp_path.mkdir()
     try:
         yield tmp_path
         os.chmod(tmp_path, _DIR_MODE)
-        if target.exists():
-            shutil.rmtree(target)
+        remove_inside(target, root)
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
-            shutil.rmtree(tmp_path, ignore_errors=True)
+            with contextlib.suppress(OSError):  # cleaning up must not hide the block's own error
+                remove_inside(tmp_path, root)
 
 
 @contextlib.contextmanager
