@@ -7,7 +7,8 @@ import stat
 
 import pytest
 
-from savkit.io.atomic import atomic_dir, atomic_path, write_text_atomic
+from savkit.errors import SavkitError
+from savkit.io.atomic import atomic_dir, atomic_path, check_inside, remove_inside, write_text_atomic
 
 
 def current_umask() -> int:
@@ -56,3 +57,32 @@ def test_directory_with_a_fixed_temporary_clears_a_killed_runs_leftover(tmp_path
         (tmp / "a.jpg").write_bytes(b"whole")
     assert sorted(p.name for p in target.iterdir()) == ["a.jpg"]
     assert not temporary.exists()
+
+
+def test_only_paths_inside_the_root_pass_the_deletion_guard(tmp_path):
+    root = tmp_path / "out"
+    root.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (root / "link").symlink_to(tmp_path / "elsewhere")
+    assert check_inside(root / "v1", root) == root.resolve() / "v1"
+    assert check_inside(root / "link", root) == root.resolve() / "link"  # the link itself, not its target
+    for outside in (
+        root / "..",
+        root / ".",
+        root,
+        tmp_path / "x",
+        root / "link" / "x",
+        root / "a" / ".." / "..",
+    ):
+        with pytest.raises(SavkitError, match="savkit deletes and replaces only inside its output folder"):
+            check_inside(outside, root)
+    remove_inside(root / "link", root)
+    assert (tmp_path / "elsewhere").is_dir() and not (root / "link").exists()
+
+
+def test_a_directory_named_dot_dot_is_never_replaced(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(SavkitError), atomic_dir(tmp_path / "out" / ".."):
+        pass
+    assert (tmp_path / "keep.txt").read_text() == "mine"

@@ -3,6 +3,7 @@ failures (exceptions and dying workers) recorded per item; resumable per-video o
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -188,3 +189,26 @@ def test_summary_counts_written_videos_and_skips():
     assert summary.describe("frame") == "2 videos done, 1 skipped, 1 failed; 5 frames, 2.0 kB in 2.0 s"
     single = Summary(videos=1, skipped=0, failed=0, files=1, bytes=1, seconds=0.5)
     assert single.describe("PNG") == "1 video done, 0 skipped, 0 failed; 1 PNG, 1 B in 0.5 s"
+
+
+def test_an_output_is_marked_complete_only_with_the_file_count_its_writer_expected(tmp_path):
+    def write_one_of_two(folder):
+        (folder / "a.txt").write_text("hello")
+        return 2  # e.g. a second writer cleared the folder meanwhile
+
+    with pytest.raises(SavkitError, match="1 files written, 2 expected; not marked complete"):
+        write_video_output(tmp_path, "v1", write_one_of_two)
+    assert not is_complete(tmp_path, "v1") and not (tmp_path / "v1").exists()
+
+
+def test_a_complete_output_records_its_settings_and_is_redone_under_others(tmp_path):
+    first = write_video_output(tmp_path, "v1", _write_two_files, settings={"every": 4})
+    assert json.loads((tmp_path / MARKER_DIR / "v1.json").read_text()) == {
+        "state": "complete",
+        "settings": {"every": 4},
+        "files": 2,
+        "bytes": 8,
+    }
+    assert write_video_output(tmp_path, "v1", _write_two_files, settings={"every": 4}).skipped
+    assert not write_video_output(tmp_path, "v1", _write_two_files, settings={"every": 1}).skipped
+    assert first == VideoStats(2, 8)
