@@ -118,8 +118,12 @@ def test_metadata_from_the_mp4_beside_the_masks(tmp_path: Path, capsys) -> None:
     assert "video_frame_count" not in err and "video_duration" not in err and "video_split" not in err
     assert "note: guessed video_environment for 1 video (vid): null" in err
     # the JSON and its mp4 together pass validate's train checks (frame count and size against the mp4)
-    shutil.copy(src / "vid.mp4", tmp_path / "out")
-    assert validate_paths([tmp_path / "out"]) == []
+    # (a folder of just those two: OUT also holds savkit's hidden completion markers, which validate would note)
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    shutil.copy(src / "vid.mp4", pair)
+    shutil.copy(tmp_path / "out" / "vid_manual.json", pair)
+    assert validate_paths([pair]) == []
 
 
 def test_metadata_from_the_videos_folder_searched_recursively(tmp_path: Path, capsys) -> None:
