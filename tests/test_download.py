@@ -399,13 +399,9 @@ def part_size_at_resume(gets) -> int:
 
 
 def test_one_run_at_a_time_per_out(tmp_path, dataset):
-    import fcntl
+    from savkit.io.lock import locked_folder
 
-    state = tmp_path / "out" / ".savkit-download"
-    state.mkdir(parents=True)
-    with open(state / "lock", "a") as held:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        with pytest.raises(SavkitError, match="another savkit download"):
-            _run(tmp_path, dataset)
+    with locked_folder(tmp_path / "out"), pytest.raises(SavkitError, match="in use by another savkit run"):
+        _run(tmp_path, dataset)
     report, _ = _run(tmp_path, dataset)
     assert report.ok

@@ -257,7 +257,8 @@ def test_unknown_protocol_in_the_library_is_a_clear_error(sav_set):
 
 
 def test_savkit_export_masks_output_evaluates(capsys, tmp_path):
-    """export-masks marks its output with hidden entries (.savkit-complete/): eval ignores them, and says so."""
+    """export-masks marks its output with hidden entries (.savkit-complete/): eval skips them without a word (they
+    are savkit's own), and still counts a user's hidden entry."""
     src, gt, pred = tmp_path / "src", tmp_path / "gt", tmp_path / "pred"
     src.mkdir()
     annotations = sav_json(
@@ -269,7 +270,10 @@ def test_savkit_export_masks_output_evaluates(capsys, tmp_path):
     shutil.copytree(gt, pred)
     code, _, err = run_eval(capsys, gt, pred, "-s", "-n", "1")
     assert code == 0, err
-    assert re.search(r"ignored \d+ hidden or system entries .* \(e\.g\. in \S*gt\)", err), err
+    assert "hidden or system entries" not in err
+    (gt / ".DS_Store").write_bytes(b"")
+    code, _, err = run_eval(capsys, gt, pred, "-s", "-n", "1")
+    assert re.search(r"ignored 1 hidden or system entries .* \(e\.g\. in \S*gt\)", err), err
     objects = json.loads((pred / "results.json").read_text())["objects"]
     assert [(o["video"], o["object"]) for o in objects] == [("sav_000001", "000"), ("sav_000001", "001")]
 

@@ -52,3 +52,14 @@ def test_split_ignored_counts_each_outermost_ignored_entry_once(tmp_path):
     kept, ignored = split_ignored(sorted(tmp_path.rglob("*.json")), tmp_path)
     assert kept == [tmp_path / "a" / "x.json"]
     assert ignored == 3  # __MACOSX/, .cache/, b/._x.json
+
+
+def test_savkit_own_entries_are_skipped_but_not_counted(tmp_path):
+    from savkit.io.names import split_ignored
+
+    for name in ("v0", ".savkit-complete", ".savkit-lock", ".savkit-index", ".DS_Store"):
+        (tmp_path / name).mkdir()
+    kept, ignored = visible_entries(tmp_path)
+    assert [e.name for e in kept] == ["v0"] and ignored == 1
+    paths = [tmp_path / "v0" / "a.png", tmp_path / ".savkit-complete" / "v0", tmp_path / ".DS_Store" / "x"]
+    assert split_ignored(paths, tmp_path) == ([paths[0]], 1)

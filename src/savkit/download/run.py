@@ -8,13 +8,11 @@ State lives in ``OUT/.savkit-download/``: ``NAME.part`` (the bytes so far), ``NA
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +50,7 @@ from savkit.download.links import (
 )
 from savkit.errors import SavkitError
 from savkit.io.atomic import write_text_atomic
+from savkit.io.lock import locked_folder
 
 DEFAULT_WORKERS = 4
 
@@ -132,7 +131,7 @@ def download(
     selected = select(read_links(links, session), only)
     run = _Run(Path(out), session, policy, progress or DownloadProgress(), keep_tars, extract)
     try:
-        with _exclusive(run.state):
+        with locked_folder(run.out):
             run.execute(selected, workers)
     finally:
         session.close()
@@ -513,17 +512,3 @@ class _Outcome:
     fetched: int = 0
     digest: str | None = None
     error: str | None = None
-
-
-@contextlib.contextmanager
-def _exclusive(state: Path) -> Iterator[None]:
-    """One run at a time per OUT: two runs would write the same partial files."""
-    state.mkdir(parents=True, exist_ok=True)
-    with open(state / "lock", "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SavkitError(
-                f"{state.parent}: another savkit download is writing there: wait for it to finish"
-            ) from None
-        yield

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from savkit.index.layout import FORMAT_VERSION, PARTS_DIR
 from savkit.index.read import BatchRows
-from savkit.io.atomic import atomic_path, write_text_atomic
+from savkit.io.atomic import atomic_path, is_temporary_name, write_text_atomic
 
 CHECKPOINT_SECONDS = 10.0
 PARTS_META = "parts.json"
@@ -69,7 +69,7 @@ class PartStore:
         if not self.folder.is_dir():
             return
         for path in self.folder.iterdir():
-            if _PART_NAME.fullmatch(path.name) or path.name == PARTS_META or _is_temporary(path.name):
+            if _PART_NAME.fullmatch(path.name) or path.name == PARTS_META or is_temporary_name(path.name):
                 path.unlink(missing_ok=True)
         if not any(self.folder.iterdir()):
             self.folder.rmdir()
@@ -100,8 +100,3 @@ def _write(table: pa.Table, path: Path) -> None:
 def _read(path: Path) -> pa.Table:
     with pa.OSFile(str(path)) as source:
         return pa.ipc.open_file(source).read_all()
-
-
-def _is_temporary(name: str) -> bool:
-    """A temporary file ``atomic_path`` left behind for one of the parts folder's files."""
-    return name.startswith(".") and name.endswith(".tmp")

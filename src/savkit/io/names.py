@@ -11,6 +11,8 @@ from savkit.errors import SavkitError
 
 #: Entries made by operating systems and archivers, never data: macOS resource forks in zips.
 IGNORED_NAMES = frozenset({"__MACOSX"})
+#: savkit's own bookkeeping in a folder (.savkit-complete, .savkit-lock, .savkit-index, ...): skipped without a word
+OWN_PREFIX = ".savkit"
 
 
 def is_ignored_name(name: str) -> bool:
@@ -19,12 +21,18 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith(".") or name in IGNORED_NAMES
 
 
+def is_own_name(name: str) -> bool:
+    """True for savkit's own bookkeeping entries: ignored like every hidden name, but not counted as the user's."""
+    return name.startswith(OWN_PREFIX)
+
+
 def visible_entries(folder: str | os.PathLike) -> tuple[list[os.DirEntry], int]:
-    """The entries of ``folder`` that are not ignored, sorted by name, and how many were ignored."""
+    """The entries of ``folder`` that are not ignored, sorted by name, and how many of the user's were ignored."""
     with os.scandir(folder) as scan:
         entries = list(scan)
     kept = sorted((e for e in entries if not is_ignored_name(e.name)), key=lambda e: e.name)
-    return kept, len(entries) - len(kept)
+    own = sum(is_own_name(e.name) for e in entries)
+    return kept, len(entries) - len(kept) - own
 
 
 def has_ignored_part(path: Path, root: Path) -> bool:
@@ -34,14 +42,15 @@ def has_ignored_part(path: Path, root: Path) -> bool:
 
 def split_ignored(paths: Iterable[Path], root: Path) -> tuple[list[Path], int]:
     """The ``paths`` (found below ``root``) with no ignored component, and how many ignored entries they went
-    through: an ignored folder counts once, however much it holds, as when a folder is listed."""
+    through: an ignored folder counts once, however much it holds, as when a folder is listed (savkit's own
+    entries are not counted)."""
     kept, outermost = [], set()
     for path in paths:
         parts = path.relative_to(root).parts
         first = next((i for i, part in enumerate(parts) if is_ignored_name(part)), None)
         if first is None:
             kept.append(path)
-        else:
+        elif not is_own_name(parts[first]):
             outermost.add(parts[: first + 1])
     return kept, len(outermost)
 
