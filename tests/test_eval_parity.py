@@ -11,11 +11,10 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
-from skimage.morphology import disk
 from vos_benchmark.benchmark import benchmark as vos_benchmark
-from vos_benchmark.utils import _seg2bmap
 
 from evaldata import make_davis_set, make_sav_set, official_sav_scores, write_mask
+from protocol_references import davis_f, davis_j, db_statistics
 from savkit.cli import main
 from savkit.eval import EvalOptions, evaluate
 
@@ -64,45 +63,6 @@ def test_parallel_run_equals_serial_run(tmp_path):
     assert [o.to_json() for o in serial.objects] == [o.to_json() for o in parallel.objects]
 
 
-def _db_eval_iou(annotation, segmentation, void_pixels=None):
-    """davis2017-evaluation's ``db_eval_iou`` for one frame, reimplemented from its code."""
-    annotation, segmentation = annotation.astype(bool), segmentation.astype(bool)
-    void_pixels = np.zeros_like(segmentation) if void_pixels is None else void_pixels.astype(bool)
-    inters = np.sum(segmentation & annotation & ~void_pixels)
-    union = np.sum((segmentation | annotation) & ~void_pixels)
-    return 1 if np.isclose(union, 0) else inters / union
-
-
-def _f_measure(foreground_mask, gt_mask, void_pixels=None):
-    """davis2017-evaluation's ``f_measure`` (``db_eval_boundary`` on one frame), reimplemented from its code."""
-    void_pixels = np.zeros_like(foreground_mask, bool) if void_pixels is None else void_pixels.astype(bool)
-    bound_pix = np.ceil(0.008 * np.linalg.norm(foreground_mask.shape))
-    fg_boundary = _seg2bmap(foreground_mask * ~void_pixels)
-    gt_boundary = _seg2bmap(gt_mask * ~void_pixels)
-    kernel = disk(bound_pix).astype(np.uint8)
-    fg_dil = cv2.dilate(fg_boundary.astype(np.uint8), kernel)
-    gt_dil = cv2.dilate(gt_boundary.astype(np.uint8), kernel)
-    n_fg, n_gt = np.sum(fg_boundary), np.sum(gt_boundary)
-    if n_fg == 0 and n_gt > 0:
-        precision, recall = 1, 0
-    elif n_fg > 0 and n_gt == 0:
-        precision, recall = 0, 1
-    elif n_fg == 0 and n_gt == 0:
-        precision, recall = 1, 1
-    else:
-        precision = np.sum(fg_boundary * gt_dil) / float(n_fg)
-        recall = np.sum(gt_boundary * fg_dil) / float(n_gt)
-    return 0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
-
-
-def _db_statistics(values):
-    """davis2017-evaluation's ``db_statistics``: mean, recall, decay (its uint8 bins hold below 256 frames)."""
-    values = np.asarray(values, dtype=float)
-    ids = (np.round(np.linspace(1, len(values), 5) + 1e-10) - 1).astype(np.uint8)
-    bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
-    return np.nanmean(values), np.nanmean(values > 0.5), np.nanmean(bins[0]) - np.nanmean(bins[3])
-
-
 def _davis_reference(gt_root, pred_root):
     """``DAVISEvaluation(task="semi-supervised")``, reimplemented from its code: the GT's void (255) set to 0, the
     objects 1..N of the first GT frame, frames 1..-2, and ``db_eval_iou`` / ``db_eval_boundary`` called with no
@@ -118,9 +78,9 @@ def _davis_reference(gt_root, pred_root):
         res = np.stack([np.array(Image.open(pred_root / video / n)) for n in evaluated]).astype(float)
         res_objects = np.arange(1, n_objects + 1)[:, None, None, None] == res[None]
         for ii in range(n_objects):
-            js = [_db_eval_iou(g, r, None) for g, r in zip(gt_objects[ii], res_objects[ii], strict=True)]
-            fs = [_f_measure(r, g, None) for g, r in zip(gt_objects[ii], res_objects[ii], strict=True)]
-            out[(video, str(ii + 1))] = (*_db_statistics(js), *_db_statistics(fs))
+            js = [davis_j(g, r) for g, r in zip(gt_objects[ii], res_objects[ii], strict=True)]
+            fs = [davis_f(r, g) for g, r in zip(gt_objects[ii], res_objects[ii], strict=True)]
+            out[(video, str(ii + 1))] = (*db_statistics(js), *db_statistics(fs))
     return out
 
 
