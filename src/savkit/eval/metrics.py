@@ -178,14 +178,11 @@ def nonzero_crop(gt: np.ndarray, pred: np.ndarray) -> tuple[slice, slice]:
 
 def score_frame(pred: np.ndarray, gt: np.ndarray, disk: np.ndarray) -> tuple[float, float]:
     """(J, F) of one binary prediction against one binary ground truth of the same shape."""
-    crops = crop_to_objects(pred, gt)
-    if crops is None:
+    parts = frame_parts(pred, gt)
+    if parts.pred_boundary is None or parts.gt_boundary is None:
         return 1.0, 1.0
-    pred_crop, gt_crop = crops
-    intersection = int(np.count_nonzero(pred_crop & gt_crop))
-    j = jaccard(intersection, int(np.count_nonzero(pred_crop)), int(np.count_nonzero(gt_crop)))
-    f = f_measure(boundary_map(pred_crop), boundary_map(gt_crop), disk)
-    return j, f
+    j = jaccard(parts.intersection, parts.pred_area, parts.gt_area)
+    return j, f_measure(parts.pred_boundary, parts.gt_boundary, disk)
 
 
 def crop_to_objects(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

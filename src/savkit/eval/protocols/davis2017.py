@@ -13,9 +13,7 @@ import numpy as np
 
 from savkit.eval.discover import SAV_LAYOUT, EvalTask
 from savkit.eval.masks import pixels_per_id
-from savkit.eval.protocols.base import Protocol, VideoScorer
-
-VOID = 255
+from savkit.eval.protocols.base import Protocol, VideoScorer, largest_first_frame_id
 
 
 class Davis2017Scorer(VideoScorer):
@@ -42,9 +40,7 @@ class Davis2017Protocol(Protocol):
     def scorer(self, task: EvalTask, first_gt: np.ndarray | None) -> VideoScorer:
         if task.layout == SAV_LAYOUT:
             return Davis2017Scorer(task, [1])
-        assert first_gt is not None
-        first = np.where(first_gt == VOID, 0, first_gt)
-        return Davis2017Scorer(task, list(range(1, int(first.max()) + 1)))
+        return Davis2017Scorer(task, list(range(1, largest_first_frame_id(first_gt) + 1)))
 
     def needs_first_gt(self, task: EvalTask) -> bool:
         return task.layout != SAV_LAYOUT
