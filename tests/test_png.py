@@ -208,6 +208,24 @@ def test_many_idat_chunks_and_ancillary_chunks(fast_path_only):
     assert np.array_equal(decode_png(data), samples)
 
 
+@pytest.mark.parametrize("depth", [1, 2, 4, 8])
+@pytest.mark.parametrize("colour_type", [0, 3])
+def test_unfiltered_palette_and_sub_byte_rows(depth, colour_type, fast_path_only):
+    """The formats libpng writes without row filters are inflated in one call: values as Pillow reads them; 8-bit
+    palette rows come back as a read-only view, without a copy; 1-bit grey as 0/1 when asked (Pillow's bool)."""
+    rng = np.random.default_rng(depth + colour_type)
+    samples = blob_labels(rng, 29, 53, labels=(1 << depth) - 1 if depth < 8 else 5)
+    data = make_png(samples, [0] * 29, colour_type=colour_type, depth=depth)
+    decoded = decode_png(data)
+    assert np.array_equal(decoded, pillow(data))
+    if depth == 8 and colour_type == 3:
+        assert not decoded.flags.writeable
+    ones = decode_png(data, one_bit_grey_as_ones=True)
+    with Image.open(io.BytesIO(data)) as image:
+        as_pillow_array = np.array(image).astype(np.uint8)
+    assert np.array_equal(ones, as_pillow_array)
+
+
 @pytest.mark.parametrize("depth", [1, 2, 4])
 @pytest.mark.parametrize("colour_type", [0, 3])
 def test_sub_byte_depths(depth, colour_type, fast_path_only):

@@ -10,9 +10,6 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.io.png import read_png
 
-# signature (8), IHDR length and type (8), width and height (8), bit depth, colour type
-_IHDR_END = 26
-
 
 def read_binary_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """A per-object PNG as a bool mask, decided as the official evaluator decides it.
@@ -50,20 +47,9 @@ def read_label_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndar
     """A DAVIS-layout PNG as its 2-D array of object ids (0 = background), the ids the references see.
 
     They read ``np.array(Image.open(path))``: the stored samples, except that Pillow gives 1-bit grey as bool, so
-    its object is id 1 (``read_png`` scales it to 255, as Pillow's "L" conversion does). ``shape`` as for
-    :func:`read_binary_mask`.
+    its object is id 1. ``shape`` as for :func:`read_binary_mask`. The array may be read-only.
     """
-    labels = read_png(path, shape)
-    if labels.dtype == np.uint8 and _is_one_bit_grey(path):
-        return np.minimum(labels, 1)
-    return labels
-
-
-def _is_one_bit_grey(path: Path) -> bool:
-    """Whether the PNG's header (IHDR, always the first chunk) says 1-bit greyscale; a few bytes read."""
-    with open(path, "rb") as file:
-        head = file.read(_IHDR_END)
-    return len(head) == _IHDR_END and head[12:16] == b"IHDR" and head[24] == 1 and head[25] == 0
+    return read_png(path, shape, one_bit_grey_as_ones=True)
 
 
 def present_ids(labels: np.ndarray) -> list[int]:

@@ -4,7 +4,9 @@
 (1, 2 and 4-bit grey scaled to 0-255 as Pillow's "L" mode does).
 
 Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng, bound by
-zlib): IDAT is inflated with ISA-L (4x faster than zlib), a few rows at a time into the output array. A mask is
+zlib): IDAT is inflated with ISA-L (4x faster than zlib). Palette and sub-byte PNGs are written without row filters
+(libpng's rule, which Pillow and OpenCV follow): they are inflated in one call and returned as a read-only view of
+the inflated rows, without a copy. 8-bit grey ones are inflated a few rows at a time into the output array. A mask is
 piecewise constant, so its filtered rows are almost all zeros: None, Sub and Up rows (most rows of real masks) are
 undone with numpy on the few non-zero bytes. Average and Paeth rows are sequential byte by byte, so the rows that
 depend on them (in a mask, bands along the object's edges) are unfiltered by libspng, fed as an uncompressed PNG.
@@ -72,25 +74,42 @@ class PngSizeMismatch(SavkitError):
         )
 
 
-def read_png(path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
+def read_png(
+    path: str | os.PathLike, shape: tuple[int, int] | None = None, *, one_bit_grey_as_ones: bool = False
+) -> np.ndarray:
     """Read a single-channel PNG as a 2-D uint8 array; a corrupt or unreadable file (or not a regular file) is a
-    SavkitError. ``shape`` (height, width): the size the PNG must declare, else :class:`PngSizeMismatch`."""
-    return decode_png(read_regular(path), path, shape)
+    SavkitError. ``shape`` (height, width): the size the PNG must declare, else :class:`PngSizeMismatch`.
+    See :func:`decode_png` for ``one_bit_grey_as_ones`` and for when the array is read-only."""
+    return decode_png(read_regular(path), path, shape, one_bit_grey_as_ones=one_bit_grey_as_ones)
 
 
 def decode_png(
-    data: bytes, path: str | os.PathLike = "<bytes>", shape: tuple[int, int] | None = None
+    data: bytes,
+    path: str | os.PathLike = "<bytes>",
+    shape: tuple[int, int] | None = None,
+    *,
+    one_bit_grey_as_ones: bool = False,
 ) -> np.ndarray:
-    """Decode PNG bytes to a 2-D array of stored sample values.
+    """Decode PNG bytes to a 2-D array of stored sample values. It may be a read-only view: copy it to change it.
 
-    The declared size is checked before any decoding, by savkit or by the fallbacks: against ``shape`` if given,
-    and against the pixel limit (:mod:`savkit.io.limits`), so a small hostile file cannot make it inflate gigabytes.
+    1-bit grey is scaled to 0/255 as Pillow's "L" conversion does, or with ``one_bit_grey_as_ones`` kept 0/1 as
+    ``np.array(Image.open(path))`` gives it (a bool array). The declared size is checked before any decoding, by
+    savkit or by the fallbacks: against ``shape`` if given, and against the pixel limit (:mod:`savkit.io.limits`),
+    so a small hostile file cannot make it inflate gigabytes.
     """
     header, idat = _read_chunks(data, path)
     declared = (header.height, header.width)
     if shape is not None and declared != tuple(shape):
         raise PngSizeMismatch(path, declared, tuple(shape))
     check_size(header.height, header.width, path)
+    array = _decode_samples(data, header, idat, path)
+    if one_bit_grey_as_ones and header.bit_depth == 1 and header.colour_type == 0:
+        return np.minimum(array, 1)
+    return array
+
+
+def _decode_samples(data: bytes, header: _Header, idat: bytes, path: str | os.PathLike) -> np.ndarray:
+    """The stored samples, 1-bit grey scaled to 0/255."""
     if header.is_mask_format:
         return _decode_mask(header, idat, path)
     array = _decode_general(data, header, path)
@@ -167,13 +186,33 @@ def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.nd
     """Inflate with ISA-L, undo the filters, unpack sub-byte samples."""
     if header.height * (header.row_bytes + 1) > _MAX_BYTES:
         raise _corrupt(path, f"implausible size {header.width}x{header.height}")
-    filters, padded = _inflate_rows(header, idat, path)
-    if filters.max() > _PAETH:
-        raise _corrupt(path, "unknown row filter type")
-    rows = _unfilter(filters, padded)
+    rows = (
+        _inflate_unfiltered(header, idat, path) if header.colour_type == 3 or header.bit_depth < 8 else None
+    )
+    if rows is None:
+        filters, padded = _inflate_rows(header, idat, path)
+        if filters.max() > _PAETH:
+            raise _corrupt(path, "unknown row filter type")
+        rows = _unfilter(filters, padded)
     if header.bit_depth == 8:
         return rows
     return _unpack_samples(rows, header)
+
+
+def _inflate_unfiltered(header: _Header, idat: bytes, path: str | os.PathLike) -> np.ndarray | None:
+    """Inflate in one call; if no row is filtered, a read-only view of the rows' bytes (the inflated buffer is
+    the only one: no copy, no second whole-image buffer). Otherwise None: the caller inflates again a few rows at
+    a time (libpng's writers do not filter these formats, so that is rare)."""
+    stride = header.row_bytes + 1
+    inflater = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_ZLIB)
+    try:
+        raw = inflater.decompress(idat, header.height * stride)
+    except igzip_lib.error as exc:
+        raise _corrupt(path, f"bad compressed data: {exc}") from None
+    if len(raw) < header.height * stride:
+        raise _corrupt(path, f"truncated image data: {len(raw)} of {header.height * stride} bytes")
+    rows = np.frombuffer(raw, np.uint8).reshape(header.height, stride)
+    return None if rows[:, 0].any() else rows[:, 1:]
 
 
 def _inflate_rows(header: _Header, idat: bytes, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
