@@ -212,18 +212,32 @@ def test_many_idat_chunks_and_ancillary_chunks(fast_path_only):
 @pytest.mark.parametrize("colour_type", [0, 3])
 def test_unfiltered_palette_and_sub_byte_rows(depth, colour_type, fast_path_only):
     """The formats libpng writes without row filters are inflated in one call: values as Pillow reads them; 8-bit
-    palette rows come back as a read-only view, without a copy; 1-bit grey as 0/1 when asked (Pillow's bool)."""
+    palette rows come back as a view of the inflated rows, without a copy; 1-bit grey as 0/1 when asked (Pillow's bool)."""
     rng = np.random.default_rng(depth + colour_type)
     samples = blob_labels(rng, 29, 53, labels=(1 << depth) - 1 if depth < 8 else 5)
     data = make_png(samples, [0] * 29, colour_type=colour_type, depth=depth)
     decoded = decode_png(data)
     assert np.array_equal(decoded, pillow(data))
     if depth == 8 and colour_type == 3:
-        assert not decoded.flags.writeable
+        assert not decoded.flags.owndata and not decoded.flags.c_contiguous
     ones = decode_png(data, one_bit_grey_as_ones=True)
     with Image.open(io.BytesIO(data)) as image:
         as_pillow_array = np.array(image).astype(np.uint8)
     assert np.array_equal(ones, as_pillow_array)
+
+
+def test_unfiltered_streams_libdeflate_refuses(fast_path_only):
+    """A stream with bytes beyond the image, or cut short, is refused by the one-call inflate: the row-by-row path
+    decodes the first as Pillow does and words the error of the second."""
+    samples = blob_labels(np.random.default_rng(3), 17, 23, labels=3)
+    header = struct.pack(">IIBBBBB", 23, 17, 8, 3, 0, 0, 0)
+    raw = filter_rows(samples, [0] * 17, 1)
+    longer = assemble(header, raw + b"\x00" * 24, colour_type=3)
+    assert np.array_equal(decode_png(longer), pillow(longer))
+    assert np.array_equal(decode_png(longer), samples)
+    shorter = assemble(header, raw[:-30], colour_type=3)
+    with pytest.raises(SavkitError, match="truncated image data"):
+        decode_png(shorter)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 4])

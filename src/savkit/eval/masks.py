@@ -47,7 +47,7 @@ def read_label_mask(path: Path, shape: tuple[int, int] | None = None) -> np.ndar
     """A DAVIS-layout PNG as its 2-D array of object ids (0 = background), the ids the references see.
 
     They read ``np.array(Image.open(path))``: the stored samples, except that Pillow gives 1-bit grey as bool, so
-    its object is id 1. ``shape`` as for :func:`read_binary_mask`. The array may be read-only.
+    its object is id 1. ``shape`` as for :func:`read_binary_mask`.
     """
     return read_png(path, shape, one_bit_grey_as_ones=True)
 
