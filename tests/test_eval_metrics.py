@@ -41,6 +41,9 @@ def test_boundary_map_equals_seg2bmap(seed):
     for kind in EDGE_KINDS:
         mask = random_mask(rng, (int(rng.integers(1, 40)), int(rng.integers(1, 40))), kind)
         assert np.array_equal(boundary_map(mask), _seg2bmap(mask))
+        view = mask[::2, 1:]  # not contiguous, and down to one row or column
+        if view.size:
+            assert np.array_equal(boundary_map(view), _seg2bmap(view))
 
 
 def _reference_frame(pred: np.ndarray, gt: np.ndarray) -> tuple[float, float] | None:
