@@ -46,16 +46,21 @@ def score_task(task: EvalTask, options: EvalOptions | str) -> TaskScores:
         options = EvalOptions(protocol=options)
     protocol = get_protocol(options.protocol, options)
     read = read_binary_mask if task.layout == SAV_LAYOUT else read_label_mask
-    first_gt = read(task.gt_dir / task.first_gt_frame) if protocol.needs_first_gt(task) else None
+    gt_dir, pred_dir = (
+        os.fspath(task.gt_dir),
+        os.fspath(task.pred_dir),
+    )  # joined per frame: strings are cheaper
+    first_gt = read(os.path.join(gt_dir, task.first_gt_frame)) if protocol.needs_first_gt(task) else None
     scorer = protocol.scorer(task, first_gt)
     for frame in task.frames:
-        gt = read(task.gt_dir / frame)
+        gt_path, pred_path = os.path.join(gt_dir, frame), os.path.join(pred_dir, frame)
+        gt = read(gt_path)
         try:  # the prediction's declared size is checked before it is decoded (a hostile PNG costs nothing)
-            pred = read(task.pred_dir / frame, gt.shape)
+            pred = read(pred_path, gt.shape)
         except PngSizeMismatch as exc:
             raise SavkitError(
-                f"shape mismatch: GT {task.gt_dir / frame} is {_size(gt.shape)} but prediction "
-                f"{task.pred_dir / frame} is {_size(exc.shape)}: predict at the GT's resolution"
+                f"shape mismatch: GT {gt_path} is {_size(gt.shape)} but prediction "
+                f"{pred_path} is {_size(exc.shape)}: predict at the GT's resolution"
             ) from None
         scorer.feed(frame, gt, pred)
     return scorer.finish()
