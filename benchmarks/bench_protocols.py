@@ -49,7 +49,7 @@ def protocol_runs(root: Path, shape: tuple[int, int], frames: int) -> dict:
         lambda gt=gt, pred=pred, o=options: evaluate(gt, pred, o),
         lambda gt=gt, pred=pred, meta=meta: mosev2_reference(gt, pred, meta),
     )
-    lvos_root, pred, meta = make_lvos_set(root / "lvos", 3, shape=shape, realistic=True)
+    lvos_root, pred, meta = make_lvos_set(root / "lvos", 3, shape=shape, realistic=True, object_frames=frames)
     options = EvalOptions(
         protocol="lvos",
         meta=str(lvos_root / "valid_meta.json"),

@@ -86,7 +86,9 @@ def make_mose_set(root, seed, shape=(120, 160), frames=10, realistic=False):
     return gt_root, pred_root, meta
 
 
-def make_lvos_set(root, seed, shape=(36, 44), realistic=False):
+def make_lvos_set(root, seed, shape=(36, 44), realistic=False, object_frames=None):
+    """LVOS-like data: objects on their own frame ranges (every 5th frame), one range shorter than its frame_nums.
+    ``object_frames``: about how many frames each object has (default 3 to 8)."""
     rng = np.random.default_rng(seed)
     gt_root, pred_root = root / "Annotations", root / "pred"
     meta = {"videos": {}}
@@ -97,6 +99,8 @@ def make_lvos_set(root, seed, shape=(36, 44), realistic=False):
         for obj in (1, 3)[: int(rng.integers(1, 3))]:
             start = int(rng.integers(0, 4)) * 5
             count = int(rng.integers(3, 9))
+            if object_frames is not None:
+                count = max(3, object_frames - count % 3)
             frames = count - (1 if obj == 3 and v == 1 else 0)  # one range shorter than frame_nums
             objects[str(obj)] = {
                 "frame_range": {"start": start, "end": start + 5 * frames, "frame_nums": count}

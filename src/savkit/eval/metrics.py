@@ -300,10 +300,15 @@ def decay(values: np.ndarray) -> float:
     The bins are ``round(linspace(1, n, 5) + 1e-10) - 1`` with inclusive ends, as the reference computes them,
     but kept as integers (the reference stores them as uint8 and breaks from 256 frames on).
     """
-    n = len(values)
+    first, last = _decay_bins(len(values))
+    return nan_mean(values[first[0] : first[1]]) - nan_mean(values[last[0] : last[1]])
+
+
+@lru_cache(maxsize=1024)
+def _decay_bins(n: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The slices of the first and last decay bins for ``n`` frames (computed once per length)."""
     ids = (np.round(np.linspace(1, n, 5) + 1e-10) - 1).astype(np.int64)
-    bins = [values[ids[i] : ids[i + 1] + 1] for i in range(4)]
-    return _nanmean(bins[0]) - _nanmean(bins[3])
+    return (int(ids[0]), int(ids[1]) + 1), (int(ids[3]), int(ids[4]) + 1)
 
 
 def recall(values: np.ndarray) -> float:
@@ -311,5 +316,13 @@ def recall(values: np.ndarray) -> float:
     return float(np.mean(values > 0.5))
 
 
-def _nanmean(values: np.ndarray) -> float:
-    return float(np.nanmean(values)) if np.any(~np.isnan(values)) else math.nan
+def nan_mean(values) -> float:
+    """``np.nanmean`` as a float, NaN when there is no number, without its overhead (a tenth of the time) when
+    there is no NaN: the same pairwise sum divided by the count, so the same bits."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return math.nan
+    total = float(values.sum())
+    if not math.isnan(total):
+        return total / values.size
+    return float(np.nanmean(values)) if not np.isnan(values).all() else math.nan

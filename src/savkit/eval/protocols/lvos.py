@@ -26,7 +26,7 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.eval.discover import DAVIS_LAYOUT, EvalPlan, EvalTask
 from savkit.eval.meta import existing_root, read_meta_videos, read_name_list
-from savkit.eval.metrics import nonzero_crop, score_frame, tolerance_disk
+from savkit.eval.metrics import nan_mean, nonzero_crop, score_frame, tolerance_disk
 from savkit.eval.protocols.base import ObjectFrames, Protocol, VideoScorer
 
 FRAME_STEP = 5
@@ -121,7 +121,7 @@ class LvosProtocol(Protocol):
 
     def object_statistics(self, frames: ObjectFrames) -> dict[str, float]:
         j, f = np.asarray(frames.j, dtype=float), np.asarray(frames.f, dtype=float)
-        j_mean, f_mean = float(np.nanmean(j)) * 100, float(np.nanmean(f)) * 100
+        j_mean, f_mean = nan_mean(j) * 100, nan_mean(f) * 100
         return {"J&F": (j_mean + f_mean) / 2, "J": j_mean, "F": f_mean, "V": lvos_v(j, f) * 100}
 
     def _groups(self, objects) -> dict[str, list[dict[str, float]]]:

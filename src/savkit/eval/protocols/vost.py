@@ -20,7 +20,7 @@ import numpy as np
 
 from savkit.eval.discover import EvalPlan, EvalTask
 from savkit.eval.masks import id_mask
-from savkit.eval.metrics import decay, nonzero_crop, recall, region_j
+from savkit.eval.metrics import decay, nan_mean, nonzero_crop, recall, region_j
 from savkit.eval.protocols.base import (
     ObjectFrames,
     Protocol,
@@ -74,8 +74,8 @@ class VostProtocol(Protocol):
         j = np.asarray(frames.j, dtype=float)
         tail = j[last_quarter_start(len(j)) :]
         return {
-            "J": float(np.nanmean(j)) * 100,
-            "J_tr": float(np.nanmean(tail)) * 100,
+            "J": nan_mean(j) * 100,
+            "J_tr": nan_mean(tail) * 100,
             "J_recall": recall(j) * 100,
             "J_decay": decay(j) * 100,
         }
