@@ -2,10 +2,12 @@
 
 A ~1 GB SA-V-shaped train tar (``sav_train/sav_000/*.mp4`` of random bytes, a JSON beside each; ``--quick``: ~200 MB)
 is generated in a temporary folder (deleted at the end) and served from 127.0.0.1 by the tests' file server
-(sendfile, Range support). Each method runs as its users run it (the ``savkit`` CLI in a fresh process; curl,
-sha256sum and tar with their defaults), into a fresh output folder, methods interleaved round by round; the best
-time of each is kept, so the ratios hold on a loaded machine. The order of the methods rotates from round to round,
-and dirty pages are written back (``sync``) before each method, so that none pays for the one before.
+(sendfile, Range support) in a process of its own, which both methods fetch from alike (this process only times
+them). Each method runs as its users run it (the installed ``savkit`` console script in a fresh process, with its
+bytecode written as ``pip install`` writes it; curl, sha256sum and tar with their defaults), into a fresh output
+folder, methods interleaved round by round; the best time of each is kept, so the ratios hold on a loaded machine.
+The order of the methods rotates from round to round, and dirty pages are written back (``sync``) before each
+method, so that none pays for the one before.
 
     python benchmarks/bench_download.py [--quick] [--rounds 3]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -22,7 +25,11 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from timing import compile_savkit, savkit_command
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from http_files import links_file, serve  # noqa: E402  (the tests' local file server)
@@ -46,6 +53,39 @@ def make_tar(folder: Path, total_mb: int) -> Path:
     return path
 
 
+class ServerProcess:
+    """The address of the tests' file server running in a child process (what ``links_file`` needs of it)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def url(self, name: str, query: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/{name}" + (f"?{query}" if query else "")
+
+
+@contextmanager
+def server_process(files: dict[str, Path]) -> Iterator[ServerProcess]:
+    """Serve ``files`` from a process of its own: its threads never compete with this one's, and it stops with it."""
+    listing = json.dumps({name: str(path) for name, path in files.items()})
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", listing],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield ServerProcess(int(child.stdout.readline()))
+    finally:
+        child.stdin.close()  # the server's cue to stop
+        child.wait()
+
+
+def serve_until_stdin_closes(listing: str) -> None:
+    with serve({name: Path(path) for name, path in json.loads(listing).items()}) as server:
+        print(server.server_address[1], flush=True)
+        sys.stdin.read()
+
+
 def timed(command: list[str], sync: bool = True) -> float:
     """Wall time of a command; ``sync`` first writes back the previous method's dirty pages, so that their
     writeback does not slow this one (not between the steps of one user's chain)."""
@@ -60,8 +100,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a ~200 MB tar instead of ~1 GB")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", metavar="JSON", help=argparse.SUPPRESS)  # the server process
     args = parser.parse_args()
-    savkit = [sys.executable, "-m", "savkit", "download"]
+    if args.serve:
+        return serve_until_stdin_closes(args.serve)
+    compile_savkit()
+    savkit = [*savkit_command(), "download"]
     with tempfile.TemporaryDirectory(prefix="bench-download-") as temp:
         work = Path(temp)
         (work / "srv").mkdir()
@@ -71,7 +115,7 @@ def main() -> None:
         (work / "srv" / "sav_sha256sum.chk").write_text(f"{digest}  sav_000.tar\n")
         size_mb = tar.stat().st_size / 1e6
         files = {"sav_000.tar": tar, "sav_sha256sum.chk": work / "srv" / "sav_sha256sum.chk"}
-        with serve(files) as server:
+        with server_process(files) as server:
             full = links_file(work / "links.txt", server, ["sav_sha256sum.chk", "sav_000.tar"])
             fetch_only = links_file(work / "links-fetch.txt", server, ["sav_000.tar"])
             url = server.url("sav_000.tar")

@@ -25,15 +25,10 @@ import time
 from pathlib import Path
 
 from bench_index import CURATION_SQL, write_synthetic_index
+from timing import savkit_command
 
 HELP_RATIO = 1.5
 SHORT_COMMAND_S = 0.5
-
-
-def savkit_command() -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m savkit``."""
-    script = Path(sys.executable).with_name("savkit")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "savkit"]
 
 
 def commands(index_dir: Path) -> dict[str, list[str]]:

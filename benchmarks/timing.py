@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import sys
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from sample_data import sample_folder  # noqa: E402  (the real SA-V sample shipped in tests/data/)
 
-__all__ = ["best_times", "sample_folder"]
+__all__ = ["best_times", "compile_savkit", "sample_folder", "savkit_command"]
 
 
 def best_times(methods: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
@@ -22,3 +23,17 @@ def best_times(methods: dict[str, Callable[[], object]], rounds: int) -> dict[st
             run()
             best[name] = min(best[name], time.perf_counter() - start)
     return best
+
+
+def savkit_command() -> list[str]:
+    """The installed console script beside this interpreter, else ``python -m savkit``."""
+    script = Path(sys.executable).with_name("savkit")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "savkit"]
+
+
+def compile_savkit() -> None:
+    """Write savkit's bytecode (``__pycache__``), as ``pip install`` does: an editable checkout run with
+    PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module it imports in each timed process."""
+    import savkit
+
+    compileall.compile_dir(Path(savkit.__file__).parent, quiet=1)

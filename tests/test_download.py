@@ -326,7 +326,9 @@ def test_existing_user_file_is_never_replaced(tmp_path, dataset):
     assert result.status == "failed" and "did not write it" in result.reason
     user.unlink()
     report, server = _run(tmp_path, dataset, only="sav_val")
-    assert report.ok and server.gets("sav_val.tar") == []  # the verified tar was kept: not fetched again
+    # the verified tar was kept: not fetched again (its size asked for with a range past its end: no body)
+    size = dataset["sav_val.tar"].stat().st_size
+    assert report.ok and [r.range for r in server.gets("sav_val.tar")] == [f"bytes={size}-"]
     assert user.read_text() == "sav_000010\n"
 
 
@@ -361,6 +363,51 @@ def test_not_enough_disk_space(tmp_path, dataset, monkeypatch, capsys):
         assert main(["download", str(links), str(tmp_path / "out")]) == 2
         assert all(r.method == "HEAD" for r in server.requests)
     assert "GB free" in capsys.readouterr().err
+
+
+def test_one_file_takes_its_size_from_its_own_get(tmp_path, dataset):
+    report, server = _run(tmp_path, dataset, names=["sav_000.tar"])
+    assert report.ok and [(r.method, r.range) for r in server.requests] == [("GET", None)]
+    assert set(_tree(tmp_path / "out")) == {n for n in EXPECTED_FILES if n.startswith("sav_train/sav_000/")}
+
+
+def test_one_file_not_enough_disk_space_reads_no_byte(tmp_path, dataset, monkeypatch, capsys):
+    import shutil
+
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    with serve(dataset) as server:
+        links = links_file(tmp_path / "links.txt", server, ["sav_000.tar"])
+        assert main(["download", str(links), str(tmp_path / "out")]) == 2
+        assert [r.method for r in server.requests] == ["GET"]
+    assert "GB free" in capsys.readouterr().err
+    assert not list(tmp_path.joinpath("out").rglob("*.part"))  # the body was never read
+
+
+def test_one_file_refused_or_failing_before_its_body(tmp_path, dataset, capsys):
+    with serve(dataset) as server:
+        server.faults["sav_000.tar"] = [Fault("status", status=403)]
+        links = links_file(tmp_path / "links.txt", server, ["sav_000.tar"])
+        # as a refused HEAD: exit 2, nothing fetched
+        assert main(["download", str(links), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "HTTP 403" in err[0] and "fresh links file" in err[0]
+    report, server = _run(
+        tmp_path, dataset, faults={"sav_000.tar": [Fault("status", status=500)]}, names=["sav_000.tar"]
+    )
+    assert report.ok and [r.range for r in server.gets("sav_000.tar")] == [None, None]
+
+
+def test_one_file_stale_part_of_another_size_starts_over(tmp_path, dataset):
+    state = tmp_path / "out" / ".savkit-download"
+    state.mkdir(parents=True)
+    (state / "sav_000.tar.part").write_bytes(b"x" * 5000)
+    (state / "sav_000.tar.part.json").write_text('{"size": 123}')
+    report, server = _run(tmp_path, dataset, names=["sav_000.tar"])
+    assert report.ok and [r.range for r in server.gets("sav_000.tar")] == ["bytes=5000-", None]
+    with tarfile.open(dataset["sav_000.tar"]) as archive:
+        want = archive.extractfile("sav_train/sav_000/sav_000001.mp4").read()
+    assert (tmp_path / "out/sav_train/sav_000/sav_000001.mp4").read_bytes() == want
 
 
 def test_kill_9_then_rerun_resumes_with_range(tmp_path, dataset):

@@ -12,6 +12,7 @@ registers its full parser; the others add their one-line help for ``savkit --hel
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import warnings
@@ -59,8 +60,20 @@ def command_name(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command line: ``argv``, else the program's own arguments (then the process ends on return)."""
+    as_program = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(command_name(argv), every_command=False).parse_args(argv)
+    try:
+        return _run(args)
+    finally:
+        if as_program and getattr(args, "skip_exit_gc", False):
+            # a command whose outputs are all closed when it returns skips the interpreter's final garbage
+            # collection over every imported module (~25 ms of a short run; the memory goes back with the process)
+            gc.freeze()
+
+
+def _run(args: argparse.Namespace) -> int:
     tolerate_unencodable_output()
     try:
         with warnings.catch_warnings():

@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--keep-tars", action="store_true", help="keep each tar in OUT after unpacking it")
     parser.add_argument("--no-extract", action="store_true", help="only fetch and verify (tars kept in OUT)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no summary")
-    parser.set_defaults(func=_download)
+    # its files are written unbuffered or closed by context managers, its threads joined: nothing is left to the
+    # interpreter's final garbage collection
+    parser.set_defaults(func=_download, skip_exit_gc=True)
 
 
 def _download(args: argparse.Namespace) -> int:

@@ -107,6 +107,49 @@ def probe_size(session: requests.Session, link: Link, policy: RetryPolicy, tries
     return None
 
 
+def open_with_size(
+    session: requests.Session, link: Link, start: int, policy: RetryPolicy, tries: int = 3
+) -> tuple[int | None, requests.Response | None]:
+    """The file's GET from byte ``start``, its headers read but not its body, and the size they announce: the
+    transfer goes on reading this same response (:func:`fetch`'s ``opened``), with no request of its own for the
+    size. ``(None, None)`` when the server does not answer (the transfer itself will retry)."""
+    for attempt in range(1, tries + 1):
+        try:
+            response = _get(session, link, start, policy)
+        except requests.RequestException:
+            response = None
+        if response is not None:
+            status = response.status_code
+            if status in _EXPIRED:
+                response.close()
+                raise LinksExpired(link.name, status)
+            if status < 500 and status not in _TRANSIENT_STATUS:
+                return announced_size(response), response
+            response.close()
+        if attempt < tries:
+            time.sleep(policy.pause(attempt))
+    return None, None
+
+
+def announced_size(response: requests.Response) -> int | None:
+    """The whole file's size by a GET's response: a 200's Content-Length, a 206's or 416's Content-Range total."""
+    try:
+        if response.status_code in (206, 416):  # a 416's is ``bytes */total``
+            total = response.headers.get("Content-Range", "").rpartition("/")[2].strip()
+            return None if total in ("", "*") else int(total)
+        if response.status_code == 200 and "Content-Length" in response.headers:
+            return int(response.headers["Content-Length"])
+    except ValueError:
+        pass
+    return None
+
+
+def _get(session: requests.Session, link: Link, start: int, policy: RetryPolicy) -> requests.Response:
+    """A streaming GET from byte ``start`` (a Range request unless 0): the headers are read, the body is not."""
+    headers = {"Range": f"bytes={start}-"} if start else {}
+    return session.get(link.url, headers=headers, stream=True, timeout=policy.timeout)
+
+
 def _ranged_size(session: requests.Session, link: Link, policy: RetryPolicy) -> int | None:
     with session.get(
         link.url, headers={"Range": "bytes=0-0"}, stream=True, timeout=policy.timeout
@@ -180,17 +223,24 @@ def fetch(
     policy: RetryPolicy,
     on_bytes: Callable[[int], None],
     on_retry: Callable[[str], None],
+    opened: tuple[int, requests.Response] | None = None,
 ) -> int:
-    """Fetch ``link`` into ``part`` from where it stands (Range), retrying; return the final size."""
+    """Fetch ``link`` into ``part`` from where it stands (Range), retrying; return the final size.
+
+    ``opened``: a GET already sent (``open_with_size``) and the byte it started at: the first attempt reads its body
+    if it starts where ``part`` stands, else closes it."""
     failures = 0
     while True:
         if stop.is_set():
+            if opened is not None:
+                opened[1].close()
             raise Stopped()
         before = part.written
         if size is not None and before > size:
             part.restart()
         try:
-            if _transfer(session, link, part, size, stop, policy, on_bytes):
+            response, opened = _usable(opened, part.written), None
+            if _transfer(session, link, part, size, stop, policy, on_bytes, response):
                 return part.written
             raise _Transient(f"the body ended at byte {part.written:,} of {size:,}")
         except _Transient as exc:
@@ -207,6 +257,16 @@ def fetch(
             raise Stopped()
 
 
+def _usable(opened: tuple[int, requests.Response] | None, start: int) -> requests.Response | None:
+    """The GET sent ahead if it starts at ``start`` (else it is closed, unread)."""
+    if opened is None:
+        return None
+    if opened[0] == start:
+        return opened[1]
+    opened[1].close()
+    return None
+
+
 def _failure_reason(exc: BaseException) -> str:
     timeouts = (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)
     return "timed out" if isinstance(exc, timeouts) else f"connection dropped ({type(exc).__name__})"
@@ -220,13 +280,17 @@ def _transfer(
     stop: threading.Event,
     policy: RetryPolicy,
     on_bytes: Callable[[int], None],
+    response: requests.Response | None = None,
 ) -> bool:
-    """One request from byte ``part.written``; True when the file is complete."""
+    """One request from byte ``part.written`` (or ``response``, sent from there already); True when complete."""
     start = part.written
     if size is not None and start == size:
+        if response is not None:
+            response.close()
         return True
-    headers = {"Range": f"bytes={start}-"} if start else {}
-    with session.get(link.url, headers=headers, stream=True, timeout=policy.timeout) as response:
+    if response is None:
+        response = _get(session, link, start, policy)
+    with response:
         status = response.status_code
         if status in _EXPIRED:
             raise LinksExpired(link.name, status)

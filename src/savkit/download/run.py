@@ -36,6 +36,7 @@ from savkit.download.fetch import (
     Stopped,
     fetch,
     make_session,
+    open_with_size,
     probe_size,
 )
 from savkit.download.links import (
@@ -158,6 +159,7 @@ class _Run:
         self.lock = threading.Lock()
         self.sums: dict[str, dict[str, str]] = {"sha256": {}, "md5": {}}
         self.report = DownloadReport()
+        self.opened: dict[str, tuple[int, requests.Response]] = {}  # GETs sent for their size, bodies unread
 
     # -- the run --------------------------------------------------------------------------------------------------
 
@@ -173,8 +175,20 @@ class _Run:
             else:
                 to_fetch.append(link)
         check_not_expired(to_fetch)
-        sizes = self._sizes(to_fetch, workers)
-        self._check_disk(to_fetch, sizes, workers)
+        try:
+            sizes = self._sizes(to_fetch, workers)
+            self._check_disk(to_fetch, sizes, workers)
+            self._fetch_all(links, to_fetch, local, sizes, workers)
+        finally:
+            for _, response in self.opened.values():
+                response.close()
+        order = {link.name: index for index, link in enumerate(links)}
+        self.report.files.sort(key=lambda result: order[result.name])
+
+    def _fetch_all(
+        self, links: list[Link], to_fetch: list[Link], local: list[Link], sizes: dict, workers: int
+    ) -> None:
+        """The checksum lists first (so that every file they list is verified), then the rest in parallel."""
         parts = sum(self._part(link).stat().st_size for link in to_fetch if self._part(link).exists())
         self.progress.planned(len(to_fetch) + len(local), sum(size or 0 for size in sizes.values()), parts)
         checksum_lists = [link for link in to_fetch if checksum_kind(link.name)]
@@ -189,8 +203,6 @@ class _Run:
             except BaseException:
                 self.stop.set()
                 raise
-        order = {link.name: index for index, link in enumerate(links)}
-        self.report.files.sort(key=lambda result: order[result.name])
 
     def _unpacks_locally(self, link: Link) -> bool:
         """Nothing to fetch: a verified extraction waits to be placed, or a verified tar waits to be unpacked."""
@@ -200,14 +212,24 @@ class _Run:
         return marker is not None and self._unpacks(link) and (self.out / link.name).is_file()
 
     def _sizes(self, links: list[Link], workers: int) -> dict[str, int | None]:
-        """The announced sizes (HEAD requests, in parallel); a 403/410 here means the links expired."""
-        if not links:
-            return {}
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            try:
+        """The sizes the server announces, before any byte of any file is read; a 403/410 means the links expired.
+
+        One file: its own GET, whose body is read only after the disk check (``self.opened``), so no request is
+        spent on the size. Several: a HEAD each, in parallel, since every size is needed before the first starts.
+        """
+        try:
+            if len(links) == 1:
+                [link] = links
+                part = self._part(link)
+                start = part.stat().st_size if part.exists() else 0
+                size, response = open_with_size(self.session, link, start, self.policy)
+                if response is not None:
+                    self.opened[link.name] = (start, response)
+                return {link.name: size}
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 sizes = list(pool.map(lambda link: probe_size(self.session, link, self.policy), links))
-            except LinksExpired as exc:
-                raise SavkitError(f"the server refused the links ({exc}): {FRESH_LINKS}") from None
+        except LinksExpired as exc:
+            raise SavkitError(f"the server refused the links ({exc}): {FRESH_LINKS}") from None
         return {link.name: size for link, size in zip(links, sizes, strict=True)}
 
     def _check_disk(self, links: list[Link], sizes: dict[str, int | None], workers: int) -> None:
@@ -371,6 +393,7 @@ class _Run:
                 self.policy,
                 on_bytes=lambda count: self.progress.advanced(link.name, count),
                 on_retry=self.progress.warned,
+                opened=self.opened.pop(link.name, None),
             )
         except BaseException:
             part.finish(aborted=True)
