@@ -4,13 +4,14 @@
 (1, 2 and 4-bit grey scaled to 0-255 as Pillow's "L" mode does).
 
 Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng, bound by
-zlib). Palette and sub-byte PNGs are written without row filters (libpng's rule, which Pillow and OpenCV follow):
-they are inflated in one call by libdeflate (6x faster than zlib) and returned as a view of the inflated rows,
-without a copy (not contiguous: each row keeps its filter byte in front). 8-bit grey ones are inflated by ISA-L (4x
-faster than zlib), a few rows at a time into the output array. A mask is piecewise constant, so its filtered rows
-are almost all zeros: None, Sub and Up rows (most rows of real masks) are undone with numpy on the few non-zero
-bytes. Average and Paeth rows are sequential byte by byte, so the rows that depend on them (in a mask, bands along
-the object's edges) are unfiltered by libspng, fed as an uncompressed PNG.
+zlib): IDAT is inflated in one call by libdeflate (6x faster than zlib). Palette and sub-byte PNGs are written
+without row filters (libpng's rule, which Pillow and OpenCV follow): their inflated rows are returned as they are,
+a view without a copy (not contiguous: each row keeps its filter byte in front). A mask is piecewise constant, so
+its filtered rows are almost all zeros: None, Sub and Up rows (most rows of real masks) are undone with numpy on the
+few non-zero bytes. Average and Paeth rows are sequential byte by byte, so the rows that depend on them (in a mask,
+bands along the object's edges) are unfiltered by libspng, fed as an uncompressed PNG. A stream libdeflate refuses
+is inflated again by ISA-L a few rows at a time, which words the error (or, for bytes beyond the image, ignores
+them as Pillow does).
 Anything else goes to pyspng or Pillow. Results equal Pillow's.
 """
 
@@ -185,12 +186,14 @@ def _decode_general(data: bytes, header: _Header, path: str | os.PathLike) -> np
 
 
 def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.ndarray:
-    """Inflate with ISA-L, undo the filters, unpack sub-byte samples."""
+    """Inflate, undo the filters, unpack sub-byte samples."""
     if header.height * (header.row_bytes + 1) > _MAX_BYTES:
         raise _corrupt(path, f"implausible size {header.width}x{header.height}")
-    rows = _inflate_unfiltered(header, idat) if header.colour_type == 3 or header.bit_depth < 8 else None
-    if rows is None:
-        filters, padded = _inflate_rows(header, idat, path)
+    whole = _inflate_whole(header, idat)
+    if whole is not None and not whole[0].any():
+        rows = whole[1]  # no row is filtered (palette and sub-byte PNGs): the inflated rows, without a copy
+    else:
+        filters, padded = _inflate_rows(header, idat, path) if whole is None else _below_zero_row(*whole)
         if filters.max() > _PAETH:
             raise _corrupt(path, "unknown row filter type")
         rows = _unfilter(filters, padded)
@@ -199,12 +202,11 @@ def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.nd
     return _unpack_samples(rows, header)
 
 
-def _inflate_unfiltered(header: _Header, idat: bytes) -> np.ndarray | None:
-    """Inflate in one call with libdeflate (1.5x faster than ISA-L here, but whole buffers only); if no row is
-    filtered, a view of the rows' bytes (the inflated buffer is the only one: no copy). Otherwise None, as for a
-    stream libdeflate refuses (corrupt, or with bytes beyond the image) or that holds too few bytes: the caller
-    inflates again a few rows at a time and words any error (libpng's writers do not filter these formats, and
-    writers' streams are well formed, so that is rare)."""
+def _inflate_whole(header: _Header, idat: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """The filter types and the filtered bytes of the rows (views of one writable buffer), inflated in one call by
+    libdeflate (1.5x faster than ISA-L here, but whole buffers only). None for a stream libdeflate refuses
+    (corrupt, or with bytes beyond the image) or that holds too few bytes: the caller inflates again a few rows at
+    a time, and words any error."""
     stride = header.row_bytes + 1
     try:
         raw = deflate.zlib_decompress(idat, header.height * stride)
@@ -213,16 +215,21 @@ def _inflate_unfiltered(header: _Header, idat: bytes) -> np.ndarray | None:
     if len(raw) != header.height * stride:  # a complete stream of fewer bytes
         return None
     rows = np.frombuffer(raw, np.uint8).reshape(header.height, stride)
-    return None if rows[:, 0].any() else rows[:, 1:]
+    return rows[:, 0], rows[:, 1:]
+
+
+def _below_zero_row(filters: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The layout :func:`_unfilter` works in: the rows' bytes below a row of zeros (the row above the image)."""
+    padded = np.empty((rows.shape[0] + 1, rows.shape[1]), np.uint8)
+    padded[0] = 0
+    padded[1:] = rows
+    return filters.copy(), padded
 
 
 def _inflate_rows(header: _Header, idat: bytes, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """The filter type of each row, and the rows' filtered bytes in rows 1..H of an (H + 1, row bytes) array
-    whose row 0 is the zeros above the image.
-
-    Inflated a few rows at a time straight into that array: one whole-image buffer, not two. Two buffers of a
-    few MB, freed together, can make glibc give the memory back to the kernel and fault it in again on the
-    next image: that made decoding 2.7x slower in some processes."""
+    whose row 0 is the zeros above the image, inflated by ISA-L a few rows at a time straight into that array;
+    for the streams libdeflate refuses: a corrupt one is worded here, bytes beyond the image are ignored."""
     stride = header.row_bytes + 1
     rows_per_piece = max(1, _PIECE_BYTES // stride)
     filters = np.empty(header.height, np.uint8)
