@@ -84,10 +84,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--quick", action="store_true", help="848x480 only, 4 frames, one round")
+    parser.add_argument("--quick", action="store_true", help="848x480 only, one round")
     args = parser.parse_args()
     sizes = SIZES[:1] if args.quick else SIZES
-    frames, rounds = (4, 1) if args.quick else (args.frames, args.rounds)
+    frames, rounds = args.frames, 1 if args.quick else args.rounds
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for width, height in sizes:
