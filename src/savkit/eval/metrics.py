@@ -112,9 +112,7 @@ def count_within_disk(points: np.ndarray, targets: np.ndarray, disk: np.ndarray)
     """
     kernel = _kernel_geometry(disk.shape, disk.tobytes())
     target_bytes = targets.view(np.uint8)
-    if (
-        kernel.inner is None
-    ):  # a tiny disk without its anchor (OpenCV has its own rule for an empty one): as it does
+    if kernel.inner is None:  # a tiny disk without its anchor (OpenCV has its own rule for an empty one)
         return int(np.count_nonzero(points & cv2.dilate(target_bytes, disk).view(bool)))
     near = cv2.dilate(target_bytes, kernel.inner).view(bool)
     matched = int(np.count_nonzero(points & near))
