@@ -10,7 +10,6 @@ import argparse
 import ipaddress
 import socket
 import sys
-import webbrowser
 from pathlib import Path
 
 from savkit.cli.progress import progress_bar
@@ -97,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"serving {len(site.catalog.ids):,} videos of {args.root} (index {site.index_dir}){runs} at {url}")
     print("press Ctrl+C to stop", flush=True)
     if args.open:
+        import webbrowser  # here: its import (with subprocess's) is ~2 ms of every other command's start-up
+
         webbrowser.open(url)
     try:
         _serve(create_app(site), listener, quiet=args.quiet)

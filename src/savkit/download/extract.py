@@ -12,12 +12,15 @@ import os
 import posixpath
 import re
 import shutil
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from savkit.download.fetch import CHUNK, PartFile, Stopped
 from savkit.errors import SavkitError
+
+if TYPE_CHECKING:
+    import tarfile
 
 STATE_DIR = ".savkit-download"
 
@@ -127,6 +130,8 @@ def extract_stream(part: PartFile, temp: Path, members: MemberFilter) -> int:
     tarfile reads only the headers (seeking over the data); file contents are copied by the kernel from the part
     file (``copy_file_range``) as they arrive, so the unpacking keeps up with the transfer.
     """
+    import tarfile  # here: a fetch without unpacking does not need it
+
     written = 0
     with GrowingFile(part) as source, tarfile.open(fileobj=source, mode="r:") as archive:
         while (member := archive.next()) is not None:
@@ -204,7 +209,9 @@ def _copy_member(source: GrowingFile, member: tarfile.TarInfo, path: Path, mode:
         while position < end:
             available = min(end, source.wait_for(min(end, position + CHUNK)))
             if available <= position:
-                raise tarfile.ReadError(f"unexpected end of data in {member.name!r}")
+                from tarfile import ReadError
+
+                raise ReadError(f"unexpected end of data in {member.name!r}")
             position += _copy_range(source.fd, fd, position, available - position)
     finally:
         os.close(fd)

@@ -11,8 +11,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 import urllib3
@@ -45,8 +45,7 @@ class _Transient(Exception):
     """A drop, a timeout, a 5xx or a short body: worth another try after a pause."""
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """How hard to try: ``retries`` consecutive failures without progress, pauses ``delay`` x 2^k up to ``max_delay``."""
 
     retries: int = 8
@@ -73,12 +72,12 @@ def make_session(workers: int = 4) -> requests.Session:
     return session
 
 
-def get_text(url: str, session: requests.Session | None = None, policy: RetryPolicy = RetryPolicy()) -> str:
+def get_text(url: str, session: requests.Session | None = None, policy: RetryPolicy | None = None) -> str:
     """A small text file (the links file itself), or a SavkitError saying why not."""
     from savkit.errors import SavkitError
 
     try:
-        response = (session or make_session()).get(url, timeout=policy.timeout)
+        response = (session or make_session()).get(url, timeout=(policy or RetryPolicy()).timeout)
     except requests.RequestException as exc:
         raise SavkitError(
             f"{url}: cannot fetch the links file ({type(exc).__name__}): check the URL"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from savkit.errors import SavkitError
@@ -25,8 +25,7 @@ _TRAIN_TAR = re.compile(r"sav_\d{3}\.tar")
 _SPLIT_TARS = {"sav_val.tar": "sav_val", "sav_test.tar": "sav_test"}
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """One row of the links file: the file's name (a plain name, never a path) and its URL."""
 
     name: str

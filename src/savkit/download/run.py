@@ -14,7 +14,6 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -75,26 +74,40 @@ class DownloadProgress:
         """Something the user should know (a refused tar member, a checksum mismatch, a retry)."""
 
 
-@dataclass
-class FileResult:
+class _Record:
+    """Plain records (not dataclasses: ``dataclasses`` imports ``inspect``, a few ms of every run's start-up)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and vars(other) == vars(self)
+
+
+class FileResult(_Record):
     """How one file of the links file ended: ``done``, ``skipped`` (complete before), ``failed`` or ``stopped``."""
 
-    name: str
-    status: str
-    bytes: int = 0
-    verified: str | None = None
-    extracted: bool = False
-    reason: str = ""
+    def __init__(
+        self,
+        name: str,
+        status: str,
+        bytes: int = 0,
+        verified: str | None = None,
+        extracted: bool = False,
+        reason: str = "",
+    ) -> None:
+        self.name, self.status, self.bytes = name, status, bytes
+        self.verified, self.extracted, self.reason = verified, extracted, reason
 
 
-@dataclass
-class DownloadReport:
+class DownloadReport(_Record):
     """Every selected file's result, the warnings, the wall time and, if the links expired mid-run, why."""
 
-    files: list[FileResult] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    expired: str | None = None
+    def __init__(self) -> None:
+        self.files: list[FileResult] = []
+        self.warnings: list[str] = []
+        self.seconds = 0.0
+        self.expired: str | None = None
 
     def count(self, status: str) -> int:
         return sum(result.status == status for result in self.files)
@@ -527,11 +540,10 @@ class _Run:
         self.progress.warned(message)
 
 
-@dataclass
-class _Outcome:
+class _Outcome(_Record):
     """What the transfer and its consumer found: bytes, the digest, and an unpacking error if any."""
 
-    size: int = 0
-    fetched: int = 0
-    digest: str | None = None
-    error: str | None = None
+    def __init__(self) -> None:
+        self.size = self.fetched = 0
+        self.digest: str | None = None
+        self.error: str | None = None
