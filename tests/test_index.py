@@ -4,6 +4,7 @@ decode, Pillow), incremental re-indexing, corrupt input, and the CLI outputs."""
 from __future__ import annotations
 
 import csv
+import errno
 import importlib
 import json
 import os
@@ -248,6 +249,104 @@ def test_corrupt_json_is_skipped_listed_and_exit_1(dataset: Path, tmp_path: Path
     out = capsys.readouterr().out
     assert "(1 read," in out
     assert_index_matches_files(index_dir, dataset)
+
+
+class DeniedEntry:
+    """A folder entry whose stat is refused (EACCES), as for a link into a folder the user may not search: the
+    tests may run as root, whom permissions do not stop."""
+
+    def __init__(self, entry: os.DirEntry) -> None:
+        self._entry = entry
+
+    def __getattr__(self, name: str):
+        return getattr(self._entry, name)
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return False
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        raise PermissionError(errno.EACCES, "Permission denied", self._entry.path)
+
+
+class DenyingScandir:
+    """``os.scandir`` (an iterator and a context manager) with the entries called ``name`` denied."""
+
+    def __init__(self, scandir, path, name: str) -> None:
+        self._entries, self._name = scandir(path), name
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        entry = next(self._entries)
+        return DeniedEntry(entry) if entry.name == self._name else entry
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._entries.close()
+
+
+def deny_stat(monkeypatch, name: str) -> None:
+    """Make every stat of an entry called ``name`` through ``os.scandir`` fail with permission denied."""
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda path=".": DenyingScandir(scandir, path, name))
+
+
+@pytest.mark.parametrize(
+    ("problem", "reason"),
+    [
+        ("dangling", "a dangling symlink (its target does not exist); fix or remove the link"),
+        ("loop", "a symlink loop (too many levels of symbolic links); fix or remove the link"),
+        ("denied", "cannot read (Permission denied); check the file"),
+    ],
+)
+def test_broken_link_or_denied_json_is_listed_and_the_index_goes_on(
+    dataset: Path, tmp_path: Path, capsys, monkeypatch, problem: str, reason: str
+) -> None:
+    folder = dataset / "sav_train" / "sav_000"
+    index_dir = tmp_path / "index"
+    sources = build_index(dataset, index_dir, workers=1).sources
+    broken = folder / "sav_000003_manual.json"
+    if problem == "denied":
+        deny_stat(monkeypatch, broken.name)
+    else:
+        broken.unlink()
+        broken.symlink_to("nowhere.json" if problem == "dangling" else broken.name)
+    (folder / "sav_000098_auto.json").symlink_to(folder / "gone" / "x.json")  # a second one, never indexed
+    assert main(["index", str(dataset), "--out", str(index_dir), "--workers", "1"]) == 1
+    captured = capsys.readouterr()
+    assert (
+        f"from {sources - 1} sources (0 read, {sources - 1} unchanged, 0 removed)" in captured.out
+    )  # a broken source is not "removed"
+    assert captured.err.splitlines()[-3:] == [
+        "skipped 2 unreadable source(s):",
+        f"  sav_train/sav_000/sav_000003_manual.json: {reason}",
+        "  sav_train/sav_000/sav_000098_auto.json: a dangling symlink (its target does not exist); "
+        "fix or remove the link",
+    ]
+    videos, masklets = index_tables(index_dir)
+    assert len(videos) == 5 + len(VAL_IDS) and videos["train", "sav_000003"]["n_manual"] == 0
+    assert not any(key[:2] == ("sav_000003", "manual") for key in masklets)
+
+
+def test_broken_png_link_lists_its_val_video_and_the_index_goes_on(
+    dataset: Path, tmp_path: Path, capsys
+) -> None:
+    png = dataset / "sav_val" / "Annotations_6fps" / VAL_IDS[1] / "001" / "00004.png"
+    png.unlink()
+    png.symlink_to("nowhere.png")
+    assert main(["index", str(dataset), "--out", str(tmp_path / "index"), "--workers", "1", "-q"]) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "skipped 1 unreadable source(s):",
+        f"  sav_val/Annotations_6fps/{VAL_IDS[1]}: {png}: a dangling symlink (its target does not exist); "
+        "fix or remove the link",
+    ]
+    videos, _ = index_tables(tmp_path / "index")
+    assert sorted(videos) == sorted(
+        [*(("val", v) for v in (VAL_IDS[0], VAL_IDS[2]))] + [key for key in videos if key[0] == "train"]
+    )
 
 
 @pytest.fixture

@@ -150,17 +150,6 @@ def test_bad_scheduler_address_is_refused_before_any_work(tmp_path: Path, capsys
     assert "'notaurl' is not a Dask scheduler address" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("link", ["dangling", "loop"])
-def test_broken_symlink_named_like_a_json_is_one_line(tmp_path: Path, capsys, link: str):
-    root = tmp_path / "root"
-    root.mkdir()
-    write_train_json(root / "a_manual.json")
-    target = "nowhere.json" if link == "dangling" else "x_manual.json"
-    (root / "x_manual.json").symlink_to(target)
-    code = main(["index", str(root), "--out", str(tmp_path / "index"), "--workers", "1", "-q"])
-    one_line_error(capsys, code, "x_manual.json: ")
-
-
 def test_read_only_or_full_output_folder_is_one_line(tmp_path: Path, capsys, monkeypatch):
     """Simulated (the tests may run as root, whom permissions do not stop): the temporary file cannot be made."""
     root = tmp_path / "root"

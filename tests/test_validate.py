@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -85,6 +87,38 @@ def test_truncated_json_and_missing_path_are_problem_rows(capsys, train: Path, t
     assert code == 1
     assert has_row(out, "error", f"{TRAIN_ID}_manual.json", "(file)", "not valid JSON")
     assert has_row(out, "error", "nowhere", "(path)", "not found")
+
+
+@pytest.mark.parametrize(
+    ("problem", "reason"),
+    [
+        ("dangling", "a dangling symlink (its target does not exist); fix or remove the link"),
+        ("loop", "a symlink loop (too many levels of symbolic links); fix or remove the link"),
+        ("denied", "cannot read (Permission denied); check the file"),
+    ],
+)
+def test_broken_link_or_denied_json_is_a_problem_row(capsys, train: Path, monkeypatch, problem, reason):
+    """As ``savkit index`` lists them (one wording: savkit.io.files.unreadable); the other checks still run."""
+    broken = auto(train)
+    if problem == "denied":  # simulated: the tests may run as root, whom permissions do not stop
+        real_open = os.open
+
+        def denied(path, *args, **kwargs):
+            if os.fspath(path) == str(broken):
+                raise PermissionError(errno.EACCES, "Permission denied", path)
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", denied)
+    else:
+        broken.unlink()
+        broken.symlink_to("nowhere.json" if problem == "dangling" else broken.name)
+    edit_json(manual(train), lambda data: data.update(video_id="sav_999999"))
+    code, out = run_validate(capsys, train)
+    assert code == 1
+    assert problem_rows(out) == [
+        ["error", str(manual(train)), "video_id", TRAIN_ID, "sav_999999"],
+        ["error", str(broken), "(file)", "valid JSON", reason],
+    ]
 
 
 def test_a_non_json_file_is_a_problem(capsys, train: Path):

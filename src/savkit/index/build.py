@@ -5,7 +5,7 @@ fingerprint differs, keeps the other rows, and drops the rows of removed sources
 batches and return Arrow tables; what they return is saved as parts (``savkit.index.parts``) as it comes, so an
 interrupted run keeps what it read. At the end the previous tables and the parts are merged, each table written
 atomically (masklets first, the manifest last), and the parts removed. A source that cannot be read (corrupt
-JSON...) is reported and left out, and retried by the next run. Two copies of one video under the root are
+JSON, a dangling symlink...) is reported and left out, and retried by the next run. Two copies of one video under the root are
 reported, and only the first is indexed.
 """
 
@@ -107,6 +107,7 @@ def _build_index(
         root, changed, parts, workers=workers, scheduler=scheduler, progress=progress
     )
     read_seconds = time.perf_counter() - read_start
+    failures += scan.failures
     files = _merge(out_dir, base, parts, scan)
     videos = videos_table(files, scan)
     write_index_table(videos, out_dir / VIDEOS_FILE)
@@ -117,7 +118,7 @@ def _build_index(
         index_dir=out_dir,
         sources=len(scan.sources),
         read=[s.path for s in changed],
-        removed=sorted(set(known) - set(scan.sources)),
+        removed=sorted(set(known) - set(scan.sources) - {path for path, _ in scan.failures}),
         failures=sorted((path, reason.removeprefix(f"{root / path}: ")) for path, reason in failures),
         videos=videos.num_rows,
         masklets=pq.read_metadata(out_dir / MASKLETS_FILE).num_rows,

@@ -5,6 +5,9 @@ A source is a train JSON (``{video_id}_manual.json`` / ``{video_id}_auto.json``)
 of its PNGs, its folders (a folder's mtime moves when an entry is added or removed) and its JPEG folder.
 Only stat calls: nothing is opened. Hidden folders and JPEG frame folders are not walked.
 
+A source that cannot even be stat'ed (a dangling or looping symlink, permission denied) is recorded as a failure
+with its reason, as a source that cannot be read is, and the walk goes on.
+
 Two sources of the same video and type (a copy of ``sav_000001_manual.json`` in another folder) would make one
 video with doubled masklet counts: the first path in sorted order is kept, the others reported as duplicates.
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
 from savkit.index.layout import JSON_SOURCE, PNG_SOURCE, Source
+from savkit.io.files import unreadable
 from savkit.io.names import is_ignored_name
 
 
@@ -33,11 +37,13 @@ class Duplicate:
 
 @dataclass
 class Scan:
-    """Sources by relative path, the ids of the videos that have an mp4 anywhere under the root, duplicates."""
+    """Sources by relative path, the ids of the videos that have an mp4 anywhere under the root, duplicates, and
+    the sources that could not be stat'ed (relative path, reason)."""
 
     sources: dict[str, Source] = field(default_factory=dict)
     mp4_ids: set[str] = field(default_factory=set)
     duplicates: list[Duplicate] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
     ignored: int = 0  # hidden or system entries skipped (savkit.io.names)
 
 
@@ -66,7 +72,7 @@ def _walk(scan: Scan, root: Path) -> None:
                 if is_ignored_name(entry.name):
                     scan.ignored += 1
                     continue
-                if entry.is_dir(follow_symlinks=True):
+                if _is_folder(entry):
                     if entry.name == ANNOTATIONS_DIR:
                         _add_valtest_videos(scan, root, Path(entry.path))
                     elif entry.name != JPEG_DIR:
@@ -74,8 +80,15 @@ def _walk(scan: Scan, root: Path) -> None:
                 elif entry.name.endswith(".mp4"):
                     scan.mp4_ids.add(entry.name[: -len(".mp4")])
                 elif _is_train_json(entry.name):
-                    stat = entry.stat()
-                    _add(scan, root, Path(entry.path), JSON_SOURCE, stat.st_size, stat.st_mtime_ns)
+                    _add_json(scan, root, entry)
+
+
+def _is_folder(entry: os.DirEntry) -> bool:
+    """A folder or a link to one; a symlink loop is not (a JSON named so is reported when stat'ed)."""
+    try:
+        return entry.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
 
 
 def _drop_duplicates(scan: Scan) -> None:
@@ -101,15 +114,34 @@ def _is_train_json(name: str) -> bool:
     return parsed is not None and parsed[0] != ""
 
 
+def _add_json(scan: Scan, root: Path, entry: os.DirEntry) -> None:
+    try:
+        stat = entry.stat()
+    except OSError as exc:
+        _add_failure(scan, root, Path(entry.path), exc)
+        return
+    _add(scan, root, Path(entry.path), JSON_SOURCE, stat.st_size, stat.st_mtime_ns)
+
+
 def _add(scan: Scan, root: Path, path: Path, kind: str, size: int, mtime_ns: int) -> None:
     relative = path.relative_to(root).as_posix()
     scan.sources[relative] = Source(relative, kind, size, mtime_ns)
 
 
+def _add_failure(scan: Scan, root: Path, path: Path, exc: OSError) -> None:
+    """A source that cannot be stat'ed, with the reason its reading would give (``savkit.io.files``)."""
+    failed = Path(exc.filename) if exc.filename is not None else path
+    scan.failures.append((path.relative_to(root).as_posix(), str(unreadable(failed, exc))))
+
+
 def _add_valtest_videos(scan: Scan, root: Path, annotations_dir: Path) -> None:
     jpeg_dir = annotations_dir.parent / JPEG_DIR
     for video_dir in subfolders(annotations_dir):
-        size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
+        try:
+            size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
+        except OSError as exc:  # a dangling or looping PNG symlink, a file it may not stat
+            _add_failure(scan, root, video_dir, exc)
+            continue
         _add(scan, root, video_dir, PNG_SOURCE, size, mtime_ns)
 
 

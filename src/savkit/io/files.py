@@ -3,6 +3,7 @@ is expected is a clear error instead of a hang (opening a FIFO waits for a write
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from typing import BinaryIO
@@ -35,10 +36,26 @@ def read_regular(path: str | os.PathLike) -> bytes:
                 break
             want = 1 << 20
     except OSError as exc:
-        raise SavkitError(f"{path}: cannot read ({exc.strerror}); check the file") from None
+        raise unreadable(path, exc) from None
     finally:
         os.close(fd)
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def unreadable(path: str | os.PathLike, exc: OSError) -> SavkitError:
+    """The error of an input file that cannot be opened or read (missing, a dangling or looping symlink,
+    permission denied): one wording for every reader and discovery."""
+    if isinstance(exc, FileNotFoundError):
+        if os.path.islink(path):
+            return SavkitError(
+                f"{path}: a dangling symlink (its target does not exist); fix or remove the link"
+            )
+        return SavkitError(f"{path}: no such file; check the path")
+    if exc.errno == errno.ELOOP:
+        return SavkitError(
+            f"{path}: a symlink loop (too many levels of symbolic links); fix or remove the link"
+        )
+    return SavkitError(f"{path}: cannot read ({exc.strerror}); check the file")
 
 
 def _regular_fd(path: str | os.PathLike) -> int:
@@ -49,10 +66,8 @@ def _regular_fd(path: str | os.PathLike) -> int:
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise SavkitError(f"{path}: no such file; check the path") from None
     except OSError as exc:
-        raise SavkitError(f"{path}: cannot read ({exc.strerror}); check the file") from None
+        raise unreadable(path, exc) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
