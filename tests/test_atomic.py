@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -33,6 +34,22 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("boom")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_an_error_naming_the_temporary_names_the_output(tmp_path):
+    """A read-only folder or a full disk met while writing: the user is told about the file they asked for."""
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(SavkitError) as raised, atomic_path(target) as tmp:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+    assert str(raised.value).startswith(
+        f"cannot write {target} (No space left on device); nothing was written"
+    )
+    other = tmp_path / "input.bin"
+    with pytest.raises(FileNotFoundError) as not_ours, atomic_path(target):
+        other.read_bytes()  # about another file: left as it is
+    assert not_ours.value.filename == str(other)
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
 def test_directory_replaced_only_on_success(tmp_path):

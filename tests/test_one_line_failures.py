@@ -150,23 +150,36 @@ def test_bad_scheduler_address_is_refused_before_any_work(tmp_path: Path, capsys
     assert "'notaurl' is not a Dask scheduler address" in capsys.readouterr().err
 
 
-def test_read_only_or_full_output_folder_is_one_line(tmp_path: Path, capsys, monkeypatch):
-    """Simulated (the tests may run as root, whom permissions do not stop): the temporary file cannot be made."""
+def refuse_temporaries(monkeypatch, errno_code: int, strerror: str) -> None:
+    """Simulated (the tests may run as root, whom permissions do not stop): creating a temporary file fails as the
+    real mkstemp does, naming the temporary it tried to create."""
+
+    def refuse(suffix="", prefix="tmp", dir=None, text=False):
+        raise OSError(errno_code, strerror, os.path.join(dir, f"{prefix}a1b2c3d4{suffix}"))
+
+    monkeypatch.setattr(savkit.io.atomic.tempfile, "mkstemp", refuse)
+
+
+def test_read_only_output_folder_is_one_line_naming_the_users_output(tmp_path: Path, capsys, monkeypatch):
     root = tmp_path / "root"
     root.mkdir()
     write_train_json(root / "v_manual.json")
-
-    def read_only(*args, dir=None, **kwargs):
-        raise OSError(errno.EROFS, "Read-only file system", dir)
-
-    monkeypatch.setattr(savkit.io.atomic.tempfile, "mkstemp", read_only)
     out = tmp_path / "out"
     out.mkdir()
+    refuse_temporaries(monkeypatch, errno.EROFS, "Read-only file system")
     code = main(["index", str(root), "--out", str(out / "index"), "--workers", "1", "-q"])
-    one_line_error(capsys, code, str(out / "index"), "read-only: choose another output folder")
-    code = main(["show", str(root), "v", "--frame", "0", "--out", str(out / "o.png")])
-    err = capsys.readouterr().err.splitlines()
-    assert code == 2 and "Read-only file system" in err[-1] and str(out) in err[-1]
+    line = one_line_error(capsys, code, f"cannot write {out / 'index'}", "(Read-only file system)")
+    assert ".tmp" not in line
+    expected = (
+        "(Permission denied); nothing was written: check the folder's permissions and free space, "
+        "or choose another output folder"
+    )
+    refuse_temporaries(monkeypatch, errno.EACCES, "Permission denied")
+    for command, name in (["show", "--frame", "0"], "o.png"), (["render", "-q"], "o.gif"):
+        code = main([command[0], str(root), "v", *command[1:], "--out", str(out / name)])
+        err = capsys.readouterr().err.splitlines()  # a note (no video frames) comes first
+        assert code == 2 and err[-1] == f"savkit {command[0]}: error: cannot write {out / name} {expected}"
+        assert not (out / name).exists()
 
 
 def test_json_nested_200000_deep_is_one_line(tmp_path: Path, capsys):

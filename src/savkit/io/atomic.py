@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from savkit.errors import SavkitError
@@ -60,23 +60,47 @@ def is_temporary_name(name: str) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, root: str | os.PathLike | None = None) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    *,
+    outputs: Sequence[str | os.PathLike] = (),
+) -> Iterator[Path]:
     """Yield a temporary file path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    ``root`` (default: the folder of ``path``) is the folder ``path`` must lie inside.
+    ``root`` (default: the folder of ``path``) is the folder ``path`` must lie inside. An OSError naming the
+    temporary (it cannot be created, written or renamed: a read-only folder, a full disk) is a SavkitError naming
+    the output instead (``outputs``, default ``path``): the user never sees savkit's temporary name.
     """
     target = Path(path)
     check_inside(target, target.parent if root is None else root)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise cannot_write(outputs or [target], exc) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        if exc.filename is None or Path(os.fsdecode(exc.filename)) != tmp_path:
+            raise
+        raise cannot_write(outputs or [target], exc) from None
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def cannot_write(outputs: Sequence[str | os.PathLike], exc: OSError) -> SavkitError:
+    """The error of outputs that cannot be written (read-only folder, full disk...), named by the outputs the user
+    asked for, never by a temporary name; what is atomic was left as it was."""
+    names = " and ".join(str(path) for path in outputs)
+    return SavkitError(
+        f"cannot write {names} ({exc.strerror or exc}); nothing was written: "
+        "check the folder's permissions and free space, or choose another output folder"
+    )
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -136,13 +160,9 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[list[Path]]:
         raise SavkitError(f"{folders[0]} is a folder: remove it or choose another output path")
     try:
         with contextlib.ExitStack() as stack:
-            yield [stack.enter_context(atomic_path(path)) for path in paths]
+            yield [stack.enter_context(atomic_path(path, outputs=paths)) for path in paths]
     except OSError as exc:  # read-only or full disk...: named by the outputs, not by a temporary name
-        names = " and ".join(str(path) for path in paths)
-        raise SavkitError(
-            f"cannot write {names} ({exc.strerror or exc}); nothing was written: "
-            "check the folder's permissions and free space, or choose another output folder"
-        ) from None
+        raise cannot_write(paths, exc) from None
 
 
 def write_texts_atomic(texts: dict[str | os.PathLike, str]) -> None:
