@@ -199,7 +199,12 @@ class _Run:
         self.report.files.sort(key=lambda result: order[result.name])
 
     def _fetch_all(
-        self, links: list[Link], to_fetch: list[Link], local: list[Link], sizes: dict, workers: int
+        self,
+        links: list[Link],
+        to_fetch: list[Link],
+        local: list[Link],
+        sizes: dict[str, int | None],
+        workers: int,
     ) -> None:
         """The checksum lists first (so that every file they list is verified), then the rest in parallel."""
         parts = sum(self._part(link).stat().st_size for link in to_fetch if self._part(link).exists())
