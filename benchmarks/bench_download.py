@@ -7,7 +7,8 @@ them). Each method runs as its users run it (the installed ``savkit`` console sc
 bytecode written as ``pip install`` writes it; curl, sha256sum and tar with their defaults), into a fresh output
 folder, methods interleaved round by round; the best time of each is kept, so the ratios hold on a loaded machine.
 The order of the methods rotates from round to round, and dirty pages are written back (``sync``) before each
-method, so that none pays for the one before.
+method, so that none pays for the one before. A 4 KB file fetched by both savkit and curl measures their fixed
+costs (process start-up, imports, the request), which a smaller tar amortises less.
 
     python benchmarks/bench_download.py [--quick] [--rounds 3]
 """
@@ -114,11 +115,16 @@ def main() -> None:
         digest = hashlib.sha256(tar.read_bytes()).hexdigest()
         (work / "srv" / "sav_sha256sum.chk").write_text(f"{digest}  sav_000.tar\n")
         size_mb = tar.stat().st_size / 1e6
+        (work / "srv" / "small.bin").write_bytes(
+            os.urandom(4096)
+        )  # a transfer of next to nothing: fixed costs
         files = {"sav_000.tar": tar, "sav_sha256sum.chk": work / "srv" / "sav_sha256sum.chk"}
+        files["small.bin"] = work / "srv" / "small.bin"
         with server_process(files) as server:
             full = links_file(work / "links.txt", server, ["sav_sha256sum.chk", "sav_000.tar"])
             fetch_only = links_file(work / "links-fetch.txt", server, ["sav_000.tar"])
-            url = server.url("sav_000.tar")
+            small = links_file(work / "links-small.txt", server, ["small.bin"])
+            url, url_small = server.url("sav_000.tar"), server.url("small.bin")
             best: dict[str, float] = {}
 
             def record(name: str, seconds: float) -> None:
@@ -132,6 +138,14 @@ def main() -> None:
                 command = [*savkit, str(fetch_only), str(out), "--no-extract", "-q"]
                 record("savkit download --no-extract (fetch)", timed(command))
 
+            def fixed_costs() -> None:
+                command = [*savkit, str(small), str(out), "--no-extract", "-q"]
+                record("savkit download, a 4 KB file", timed(command))
+                record(
+                    "curl -o, a 4 KB file",
+                    timed(["curl", "-s", "-f", "-o", str(out / "small.bin"), url_small]),
+                )
+
             def chain() -> None:
                 out.mkdir()
                 tar_path = str(out / "sav_000.tar")
@@ -140,7 +154,7 @@ def main() -> None:
                 record("tar -xf", timed(["tar", "-xf", tar_path, "-C", str(out)], sync=False))
 
             out = work / "out"
-            methods = [savkit_full, savkit_fetch, chain]
+            methods = [savkit_full, savkit_fetch, chain, fixed_costs]
             for round_index in range(args.rounds):
                 print(f"round {round_index + 1}/{args.rounds} ({size_mb:,.0f} MB)", flush=True)
                 shift = round_index % len(methods)  # each method takes each place in the order in turn
@@ -158,6 +172,8 @@ def main() -> None:
     print(
         f"fetch alone: savkit {fetch:.2f} s, curl {best['curl -o']:.2f} s = {fetch / best['curl -o']:.2f}x curl's"
     )
+    small, curl_small = best["savkit download, a 4 KB file"], best["curl -o, a 4 KB file"]
+    print(f"fixed costs (a 4 KB file): savkit {small:.3f} s, curl {curl_small:.3f} s")
 
 
 if __name__ == "__main__":
