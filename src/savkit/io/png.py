@@ -189,11 +189,13 @@ def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.nd
     """Inflate, undo the filters, unpack sub-byte samples."""
     if header.height * (header.row_bytes + 1) > _MAX_BYTES:
         raise _corrupt(path, f"implausible size {header.width}x{header.height}")
-    whole = _inflate_whole(header, idat)
-    if whole is not None and not whole[0].any():
-        rows = whole[1]  # no row is filtered (palette and sub-byte PNGs): the inflated rows, without a copy
-    else:
-        filters, padded = _inflate_rows(header, idat, path) if whole is None else _below_zero_row(*whole)
+    inflated = _inflate_whole(header, idat)
+    rows = None if inflated is None else _unfilter_in_place(inflated)
+    if rows is None:
+        if inflated is None:
+            filters, padded = _inflate_rows(header, idat, path)
+        else:
+            filters, padded = _below_zero_row(inflated)
         if filters.max() > _PAETH:
             raise _corrupt(path, "unknown row filter type")
         rows = _unfilter(filters, padded)
@@ -202,11 +204,11 @@ def _decode_mask(header: _Header, idat: bytes, path: str | os.PathLike) -> np.nd
     return _unpack_samples(rows, header)
 
 
-def _inflate_whole(header: _Header, idat: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """The filter types and the filtered bytes of the rows (views of one writable buffer), inflated in one call by
-    libdeflate (1.5x faster than ISA-L here, but whole buffers only). None for a stream libdeflate refuses
-    (corrupt, or with bytes beyond the image) or that holds too few bytes: the caller inflates again a few rows at
-    a time, and words any error."""
+def _inflate_whole(header: _Header, idat: bytes) -> np.ndarray | None:
+    """The inflated rows, each behind its filter type: an (H, 1 + row bytes) array over one writable buffer,
+    inflated in one call by libdeflate (1.5x faster than ISA-L here, but whole buffers only). None for a stream
+    libdeflate refuses (corrupt, or with bytes beyond the image) or that holds too few bytes: the caller inflates
+    again a few rows at a time, and words any error."""
     stride = header.row_bytes + 1
     try:
         raw = deflate.zlib_decompress(idat, header.height * stride)
@@ -214,16 +216,49 @@ def _inflate_whole(header: _Header, idat: bytes) -> tuple[np.ndarray, np.ndarray
         return None
     if len(raw) != header.height * stride:  # a complete stream of fewer bytes
         return None
-    rows = np.frombuffer(raw, np.uint8).reshape(header.height, stride)
-    return rows[:, 0], rows[:, 1:]
+    return np.frombuffer(raw, np.uint8).reshape(header.height, stride)
 
 
-def _below_zero_row(filters: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The layout :func:`_unfilter` works in: the rows' bytes below a row of zeros (the row above the image)."""
-    padded = np.empty((rows.shape[0] + 1, rows.shape[1]), np.uint8)
+# What a filter does on the first row, whose row above is zeros: Up adds nothing (None), Paeth predicts from the
+# left (Sub). Average (half the left byte) has no such twin.
+_FIRST_ROW_FILTER = {_NONE: _NONE, _SUB: _SUB, _UP: _NONE, _PAETH: _SUB}
+
+
+def _unfilter_in_place(inflated: np.ndarray) -> np.ndarray | None:
+    """The rows' samples, unfiltered in the inflated buffer itself: no second image-sized buffer to allocate and
+    fault in; a view of the buffer, each row still behind one byte.
+
+    Each row's filter-type byte is set to 0 once read: a zero byte on the left of every row is what the filters
+    assume outside the image (so the rows unfilter as they are, one byte wider). :func:`_unfilter` also wants the
+    zeros above the image as a row of its own: instead the first row is finished alone, and becomes the row above
+    the others. None when the first row is an Average row or a filter type is unknown (``inflated`` untouched):
+    the caller copies the rows below a zero row, and words the error.
+    """
+    filters = inflated[:, 0].copy()
+    if not filters.any():
+        return inflated[:, 1:]  # no row filtered (palette and sub-byte PNGs): the rows as inflated
+    first = _FIRST_ROW_FILTER.get(int(filters[0]))
+    if first is None or filters.max() > _PAETH:
+        return None
+    inflated[:, 0] = 0
+    if first == _SUB and (filters[1:] == _SUB).all():  # OpenCV's choice for every row: sums into a new array
+        return _running_sums(inflated)[:, 1:]
+    if first == _SUB:
+        inflated[0] = _running_sums(inflated[:1])[0]
+    if inflated.shape[0] > 1:
+        below = _unfilter(filters[1:], inflated)
+        if not np.may_share_memory(below, inflated):  # all Sub rows below the first: sums in a new array
+            inflated[1:] = below
+    return inflated[:, 1:]
+
+
+def _below_zero_row(inflated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The filter types, and the rows' bytes below a row of zeros (the row above the image): the layout
+    :func:`_unfilter` works in."""
+    padded = np.empty((inflated.shape[0] + 1, inflated.shape[1] - 1), np.uint8)
     padded[0] = 0
-    padded[1:] = rows
-    return filters.copy(), padded
+    padded[1:] = inflated[:, 1:]
+    return inflated[:, 0].copy(), padded
 
 
 def _inflate_rows(header: _Header, idat: bytes, path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -366,8 +401,8 @@ def _chunk(kind: bytes, body: list) -> list:
 
 
 def _nonzero_positions(array: np.ndarray) -> np.ndarray:
-    """Flat indices of the non-zero bytes of a contiguous array, fast when they are few: words of 8 bytes first."""
-    flat = array.reshape(-1).view(np.uint8)
+    """Flat indices of the non-zero bytes of an array, fast when they are few: words of 8 bytes first."""
+    flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
     whole = flat.size - flat.size % 8
     words = (flat[:whole].view(np.uint64) != 0).nonzero()[0]
     candidates = ((words * 8)[:, None] + _BYTES_OF_WORD).ravel()
