@@ -220,6 +220,23 @@ def test_three_values_are_rejected_like_the_official(tmp_path):
         read_binary_mask(path)
 
 
+@pytest.mark.parametrize(
+    "values", [(0, 255), (0, 7), (255,), (0,), (4, 9), (0, 3, 9), (4, 9, 11), (0, 1, 255), (1, 2)]
+)
+def test_binary_masks_of_any_two_values_as_the_official_decides(tmp_path, values):
+    """At most two distinct values, the object being value > 0 (two non-zero values: a full mask); three values
+    are refused. Also for the 0/255 masks savkit turns into 0/1 in the decoded array itself."""
+    rng = np.random.default_rng(len(values))
+    pixels = np.array(values, np.uint8)[rng.integers(0, len(values), (23, 31))]
+    path = tmp_path / "mask.png"
+    Image.fromarray(pixels).save(path)
+    if len(np.unique(pixels)) > 2:
+        with pytest.raises(SavkitError, match="more than one object"):
+            read_binary_mask(path)
+    else:
+        assert np.array_equal(read_binary_mask(path), pixels > 0)
+
+
 #: DAVIS-layout label images: name: (writer, ids the frame may hold)
 LABEL_ENCODINGS: dict[str, tuple[Writer, tuple[int, ...]]] = {
     "palette 8-bit": (pillow_writer("P"), (1, 2, 3)),

@@ -17,7 +17,8 @@ def read_binary_mask(path: Path, shape: tuple[int, int] | None = None) -> np.nda
     The official reads the stored samples (``np.array(Image.open(path))``: palette indices, grey levels of any bit
     depth), rejects more than two distinct values, and takes ``value > 0`` as the object. So an all-zero mask is
     empty whatever its bit depth, and two non-zero values make a full mask. The common 0/1 masks become a bool view
-    without a copy; the others cost one comparison and two counts (three in the rare two-non-zero-values case).
+    without a copy; 0/255 ones (SA-V's GT) are turned into 0/1 in the decoded array itself (it is this function's
+    own), checked by two counts; the rare others cost a comparison and two or three counts.
     ``shape``: the size the PNG must declare (its GT's), checked before decoding (see :func:`read_png`).
     """
     labels = read_png(path, shape)
@@ -26,13 +27,24 @@ def read_binary_mask(path: Path, shape: tuple[int, int] | None = None) -> np.nda
         return labels.view(bool)
     if top == 0:
         return np.zeros(labels.shape, bool)
+    if labels.dtype == np.uint8 and labels.flags.writeable:
+        nonzero = cv2.countNonZero(labels)
+        if nonzero < labels.size:  # some 0: a mask only if every other pixel holds ``top``
+            _, labels = cv2.threshold(labels, int(top) - 1, 1, cv2.THRESH_BINARY, dst=labels)
+            if cv2.countNonZero(labels) == nonzero:
+                return labels.view(bool)
+            raise _more_than_one_object(path)
     foreground = labels == top
     nonzero = np.count_nonzero(labels)
     if nonzero == np.count_nonzero(foreground):
         return foreground  # the values are 0 and top
     if nonzero == labels.size and _has_two_values(labels, foreground):
         return np.ones(labels.shape, bool)  # no zero at all: every pixel is > 0
-    raise SavkitError(
+    raise _more_than_one_object(path)
+
+
+def _more_than_one_object(path: Path) -> SavkitError:
+    return SavkitError(
         f"{path} holds more than one object (more than two pixel values): "
         "the SA-V layout wants one binary mask per object folder"
     )
