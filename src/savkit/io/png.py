@@ -4,14 +4,14 @@
 (1, 2 and 4-bit grey scaled to 0-255 as Pillow's "L" mode does).
 
 Mask PNGs (grey or palette, 1-8 bits, not interlaced) are decoded here, faster than pyspng (libspng, bound by
-zlib): IDAT is inflated in one call by libdeflate (6x faster than zlib). Palette and sub-byte PNGs are written
-without row filters (libpng's rule, which Pillow and OpenCV follow): their inflated rows are returned as they are,
-a view without a copy (not contiguous: each row keeps its filter byte in front). A mask is piecewise constant, so
-its filtered rows are almost all zeros: None, Sub and Up rows (most rows of real masks) are undone with numpy on the
-few non-zero bytes. Average and Paeth rows are sequential byte by byte, so the rows that depend on them (in a mask,
-bands along the object's edges) are unfiltered by libspng, fed as an uncompressed PNG. A stream libdeflate refuses
-is inflated again by ISA-L a few rows at a time, which words the error (or, for bytes beyond the image, ignores
-them as Pillow does).
+zlib): IDAT is inflated in one call by libdeflate (6x faster than zlib), and the rows are unfiltered in that buffer
+itself: the result is a view of it, without a copy (not contiguous: each row keeps one byte in front). Palette and
+sub-byte PNGs are written without row filters (libpng's rule, which Pillow and OpenCV follow): their rows are used
+as inflated. A mask is piecewise constant, so its filtered rows are almost all zeros: None, Sub and Up rows (most
+rows of real masks) are undone with numpy on the few non-zero bytes. Average and Paeth rows are sequential byte by
+byte, so the rows that depend on them (in a mask, bands along the object's edges) are unfiltered by libspng, fed as
+an uncompressed PNG. A stream libdeflate refuses is inflated again by ISA-L a few rows at a time, which words the
+error (or, for bytes beyond the image, ignores them as Pillow does).
 Anything else goes to pyspng or Pillow. Results equal Pillow's.
 """
 
@@ -93,7 +93,8 @@ def decode_png(
     *,
     one_bit_grey_as_ones: bool = False,
 ) -> np.ndarray:
-    """Decode PNG bytes to a 2-D array of stored sample values (it may be a view that is not contiguous).
+    """Decode PNG bytes to a new 2-D array of stored sample values, the caller's own (writable; it may be a view of
+    a larger buffer, not contiguous).
 
     1-bit grey is scaled to 0/255 as Pillow's "L" conversion does, or with ``one_bit_grey_as_ones`` kept 0/1 as
     ``np.array(Image.open(path))`` gives it (a bool array). The declared size is checked before any decoding, by
