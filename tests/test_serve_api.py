@@ -7,6 +7,7 @@ import json
 import socket
 import warnings
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,6 +17,7 @@ from savkit.cli import main
 from savkit.cli.serve import _is_loopback
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
+from savkit.io import video as video_io
 from savkit.io.png import read_png
 from savkit.serve import ServeConfig, create_app, open_site
 from savkit.serve.catalog import INDEX_FOLDER
@@ -65,7 +67,11 @@ def val_client(val) -> TestClient:
 def jpeg(response) -> np.ndarray:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/jpeg"
-    return np.asarray(Image.open(io.BytesIO(response.content)).convert("RGB")).astype(int)
+    return decoded_jpeg(response.content).astype(int)
+
+
+def decoded_jpeg(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 def patch_colour(rgb: np.ndarray, row: int, col: int) -> np.ndarray:
@@ -239,6 +245,90 @@ def test_streamed_frames_are_exact(tmp_path):
         for index in (0, 4, 8, 20, 12, 36, 0, 16, 24):
             assert read_index(np.asarray(frames.background("sav_000009", index))) == index
         assert len(frames.frames) == 0
+    finally:
+        frames.close()
+
+
+def barcode_video(
+    folder, video_id: str, frames: int, *, json_frames: int | None = None, rotate: bool = False
+):
+    """A barcode mp4 (rotated by a quarter turn in its display matrix if ``rotate``) and an empty manual JSON of
+    its displayed size, saying ``json_frames`` frames."""
+    coded = index_frame(0)
+    with av.open(str(folder / f"{video_id}.mp4"), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = coded.shape[1], coded.shape[0], "yuv420p"
+        if rotate:
+            stream.set_display_rotation(90)
+        for index in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(index_frame(index), format="rgb24")))
+        container.mux(stream.encode())
+    height, width = coded.shape[:2][::-1] if rotate else coded.shape[:2]
+    count = frames if json_frames is None else json_frames
+    annotations = VideoAnnotations(video_id, "train", count / 24, count, height, width, "Indoor", [])
+    write_sav_json(folder / f"{video_id}_manual.json", annotations, "manual")
+
+
+def count_video_work(monkeypatch) -> dict[str, int]:
+    """Count the mp4s opened and the frames decoded through savkit.io.video, however they are asked for."""
+    counts = {"opened": 0, "decoded": 0}
+    opened, decode, decode_skipping = video_io._open_video_stream, video_io._decode, video_io._decode_skipping
+
+    def counted_open(path):
+        counts["opened"] += 1
+        return opened(path)
+
+    def counted(generator):
+        for item in generator:
+            counts["decoded"] += 1
+            yield item
+
+    monkeypatch.setattr(video_io, "_open_video_stream", counted_open)
+    monkeypatch.setattr(video_io, "_decode", lambda *args: counted(decode(*args)))
+    monkeypatch.setattr(video_io, "_decode_skipping", lambda *args: counted(decode_skipping(*args)))
+    return counts
+
+
+def test_first_overlay_opens_and_decodes_frame_0_once(tmp_path, monkeypatch):
+    """The frame-count check measures the video with the stream that serves it: no second open or decode."""
+    barcode_video(tmp_path, "sav_000009", 12)
+    frames = FrameServer(Dataset(tmp_path))
+    counts = count_video_work(monkeypatch)
+    try:
+        first = decoded_jpeg(frames.overlay_jpeg("sav_000009", 0, None, None))
+        assert counts == {"opened": 1, "decoded": 1}
+        assert read_index(first) == 0 and frames.state("sav_000009").annotated_frames == 3
+        assert read_index(decoded_jpeg(frames.overlay_jpeg("sav_000009", 1, None, None))) == 4
+    finally:
+        frames.close()
+
+
+def test_first_overlay_still_checks_the_displayed_size_and_the_frame_count(tmp_path):
+    rotated, short = tmp_path / "rotated", tmp_path / "short"
+    for folder in (rotated, short):
+        folder.mkdir()
+    barcode_video(rotated, "sav_000009", 8, rotate=True)
+    frames = FrameServer(Dataset(rotated))
+    try:  # masks of the displayed (turned) size fit; the stream's frame 0 gave that size
+        assert decoded_jpeg(frames.overlay_jpeg("sav_000009", 0, None, None)).shape[:2] == (
+            index_frame(0).shape[1],
+            index_frame(0).shape[0],
+        )
+    finally:
+        frames.close()
+    wrong_size = VideoAnnotations("sav_000009", "train", 8 / 24, 8, *index_frame(0).shape[:2], "Indoor", [])
+    write_sav_json(rotated / "sav_000009_manual.json", wrong_size, "manual")  # the coded size: refused
+    frames = FrameServer(Dataset(rotated))
+    try:
+        with pytest.raises(SavkitError, match=r"frames are 48x\d+ but the masks are \d+x48"):
+            frames.overlay_jpeg("sav_000009", 0, None, None)
+    finally:
+        frames.close()
+    barcode_video(short, "sav_000009", 8, json_frames=12)
+    frames = FrameServer(Dataset(short))
+    try:
+        with pytest.raises(SavkitError, match="the video has 8 frames but video_frame_count is 12"):
+            frames.overlay_jpeg("sav_000009", 0, None, None)
     finally:
         frames.close()
 

@@ -114,12 +114,20 @@ class Dataset:
         with VideoReader(path) as reader:
             yield from reader.frames(step, start, stop)
 
-    def check_frame_counts(self, video_id: str, annotations: VideoAnnotations | None = None) -> int:
+    def check_frame_counts(
+        self,
+        video_id: str,
+        annotations: VideoAnnotations | None = None,
+        *,
+        reader: VideoReader | None = None,
+    ) -> int:
         """Check that the annotations fit the video; return how many annotated frames can be paired with frames.
 
         Checked: frame size, decoded frame count vs ``video_frame_count``, each masklet's length vs
         ceil(frames / 4). Without video frames only the masklet lengths are checked, against the metadata.
         A size mismatch is always an error; a count mismatch is a warning in lenient mode.
+        ``reader``, the video's mp4 already open (``savkit serve`` keeps one), measures it instead of a reader of
+        its own: the packets it listed and the frame it decoded are not read a second time.
         """
         annotations = annotations or self.annotations(video_id)
         where = self._files(video_id).frames
@@ -127,7 +135,7 @@ class Dataset:
         if where is None:
             frames, where = annotations.frame_count, self._annotation_source(video_id)
         else:
-            frames, height, width = self._frames_and_size(video_id)
+            frames, height, width = self._frames_and_size(video_id, reader)
             if (height, width) != (annotations.height, annotations.width):
                 raise SavkitError(
                     f"{where}: frames are {width}x{height} but the masks are {annotations.width}x"
@@ -205,7 +213,7 @@ class Dataset:
             return self.split_root / ANNOTATIONS_DIR / video_id
         return self._files(video_id).jsons[0].parent / video_id
 
-    def _frames_and_size(self, video_id: str) -> tuple[int, int, int]:
+    def _frames_and_size(self, video_id: str, reader: VideoReader | None = None) -> tuple[int, int, int]:
         """(exact frame count, height, width) of the video, without decoding more than one frame.
 
         Measured once per video and kept with the index: counting demuxes the whole mp4, and a render or a
@@ -213,7 +221,13 @@ class Dataset:
         """
         files = self._files(video_id)
         if files.frames_and_size is None:
-            files.frames_and_size = _measure_frames(self._require_frames(video_id), self.layout)
+            path = self._require_frames(video_id)
+            if reader is not None and self.layout == "train":
+                if reader.path != path:
+                    raise ValueError(f"the reader of {reader.path} cannot measure {video_id} ({path})")
+                files.frames_and_size = _measure_video(reader)
+            else:
+                files.frames_and_size = _measure_frames(path, self.layout)
         return files.frames_and_size
 
     def _report(self, message: str) -> None:
@@ -278,7 +292,12 @@ def _measure_frames(path: Path, layout: str) -> tuple[int, int, int]:
             raise SavkitError(f"{path}: no JPEG frames (00000.jpg...); download the frames too")
         return len(jpegs), *jpeg_size(jpegs[0])
     with VideoReader(path) as reader:
-        return reader.count_frames(), reader.height, reader.width
+        return _measure_video(reader)
+
+
+def _measure_video(reader: VideoReader) -> tuple[int, int, int]:
+    """(frame count, height, width) of an open mp4: packets demuxed, the displayed size of a decoded frame."""
+    return reader.count_frames(), reader.height, reader.width
 
 
 def _read_jpegs(folder: Path, step: int, start: int, stop: int | None) -> Iterator[tuple[int, np.ndarray]]:

@@ -110,6 +110,7 @@ class VideoReader:
                 if stop is not None and index >= stop:
                     return
                 if kept(index):
+                    self._remember_display_size(frame)
                     yield index, frame
 
     def _decoded(
@@ -154,6 +155,7 @@ class VideoReader:
         container.seek(target, stream=stream, backward=True, any_frame=False)
         for frame in _decode(container, stream, self._path):
             if frame.pts == target:
+                self._remember_display_size(frame)
                 return to_rgb(frame)
             if frame.pts is not None and frame.pts > target:
                 break
@@ -182,15 +184,26 @@ class VideoReader:
         return f"VideoReader({str(self._path)!r}, {self.width}x{self.height}, {self.fps:g} fps)"
 
     def _displayed_size(self) -> tuple[int, int]:
-        """(width, height) of the displayed frames: the coded size, swapped by a quarter-turn rotation."""
+        """(width, height) of the displayed frames: the coded size, swapped by a quarter-turn rotation.
+
+        The rotation is known only from a decoded frame (PyAV does not read the stream's display matrix): the
+        first frame this reader decodes gives it, else frame 0 is decoded for it.
+        """
         if self._display_size is None:
             container, stream = self._random_access_source()
-            width, height = stream.codec_context.width, stream.codec_context.height
             container.seek(0, stream=stream, backward=True, any_frame=False)
             first = next(_decode(container, stream, self._path), None)
-            turned = first is not None and _quarter_turns(first) % 2 == 1
-            self._display_size = (height, width) if turned else (width, height)
+            if first is None:
+                self._display_size = (stream.codec_context.width, stream.codec_context.height)
+            else:
+                self._remember_display_size(first)
         return self._display_size
+
+    def _remember_display_size(self, frame: av.VideoFrame) -> None:
+        """The displayed size, from the first frame decoded (every frame of a stream has its display matrix)."""
+        if self._display_size is None:
+            turned = _quarter_turns(frame) % 2 == 1
+            self._display_size = (frame.height, frame.width) if turned else (frame.width, frame.height)
 
     def _presentation_timestamps(self, source: _Source | None = None) -> list[int]:
         """Sorted presentation timestamps of all frames, listed once per reader from the packets of ``source``

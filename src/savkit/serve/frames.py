@@ -9,6 +9,7 @@ playback and the → key ask for. A frame far from the stream's position restart
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
@@ -130,12 +131,24 @@ class FrameServer:
         if state is not None:
             return state
         annotations = self.dataset.annotations(video_id)
-        state = VideoState(annotations, self.dataset.check_frame_counts(video_id, annotations))
+        state = VideoState(annotations, self._check_frame_counts(video_id, annotations))
         with self._lock:
             self._states[video_id] = state
             while len(self._states) > KEPT_ANNOTATIONS:
                 self._states.popitem(last=False)
         return state
+
+    def _check_frame_counts(self, video_id: str, annotations: VideoAnnotations) -> int:
+        """``Dataset.check_frame_counts`` measured with the video's open stream: frame 0, decoded (and kept) for
+        the first overlay anyway, gives the displayed size, so the check neither opens nor decodes it again."""
+        if self.dataset.layout == "valtest" or self.dataset.video_path(video_id) is None:
+            return self.dataset.check_frame_counts(video_id, annotations)
+        stream = self._stream(video_id)
+        with stream.lock:
+            if self.frames.get((video_id, 0)) is None:
+                with contextlib.suppress(SavkitError):  # a damaged frame 0: measured without it, as before
+                    self._keep(video_id, 0, stream.frame(0, lambda i, frame: self._keep(video_id, i, frame)))
+            return self.dataset.check_frame_counts(video_id, annotations, reader=stream.reader)
 
     def overlay_jpeg(self, video_id: str, k: int, type: str | None, ids: list[int] | None) -> bytes:
         """Annotated frame ``k`` with the selected masklets drawn by the library (``type`` None: no masks)."""
