@@ -22,7 +22,7 @@ from evaldata import official_sav_scores
 from savkit.cli import main
 from savkit.errors import SavkitError
 from savkit.eval import EvalOptions, evaluate
-from savkit.eval.masks import read_binary_mask, read_label_mask
+from savkit.eval.masks import pixels_per_id, present_ids, read_binary_mask, read_label_mask
 
 SHAPE = (20, 30)
 KINDS = ("empty", "full", "pixel", "normal")
@@ -235,6 +235,18 @@ def test_binary_masks_of_any_two_values_as_the_official_decides(tmp_path, values
             read_binary_mask(path)
     else:
         assert np.array_equal(read_binary_mask(path), pixels > 0)
+
+
+@pytest.mark.parametrize("values", [(0,), (0, 1), (0, 2, 7), (3, 32), (0, 1, 33), (0, 5, 255), (200, 255)])
+def test_ids_and_their_pixels_as_a_histogram_counts_them(values):
+    """Few ids (counted one by one) and large ones (a histogram of the box of non-zero pixels), on views too."""
+    rng = np.random.default_rng(sum(values))
+    labels = np.array(values, np.uint8)[rng.integers(0, len(values), (37, 53))]
+    for image in (labels, labels[3:, 1:], labels[::2]):
+        counts = np.bincount(image.ravel(), minlength=256)
+        expected = {int(i): int(counts[i]) for i in np.flatnonzero(counts) if i}
+        assert pixels_per_id(image) == expected
+        assert present_ids(image) == sorted(expected)
 
 
 #: DAVIS-layout label images: name: (writer, ids the frame may hold)

@@ -80,11 +80,28 @@ def pixels_per_id(labels: np.ndarray) -> dict[int, int]:
     return {int(i): int(counts[i]) for i in np.flatnonzero(counts) if i}
 
 
+#: Label images whose largest value is at most this are counted id by id (two passes each): faster than a
+#: histogram, which costs about 2 ns a pixel here (OpenCV's, and np.bincount's 3 ns) whatever the image holds.
+_COUNTED_ONE_BY_ONE = 32
+
+
 def _histogram(labels: np.ndarray) -> np.ndarray:
-    """Pixel count per value; OpenCV's histogram is 4x faster than np.bincount on uint8 (and exact below 2^24)."""
-    if labels.dtype == np.uint8 and labels.size < 1 << 24:
-        return cv2.calcHist([labels], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-    return np.bincount(labels.ravel())
+    """Pixel count per value, indexed by value, up to the largest value present."""
+    if labels.dtype != np.uint8 or labels.size >= 1 << 24:  # OpenCV's counts are exact below 2^24
+        return np.bincount(labels.ravel())
+    top = int(labels.max())
+    counts = np.zeros(top + 1, np.int64)
+    if top <= _COUNTED_ONE_BY_ONE:
+        for value in range(1, top + 1):
+            counts[value] = np.count_nonzero(labels == value)
+    else:  # the histogram of the box holding every non-zero pixel
+        rows = np.flatnonzero(labels.max(axis=1))
+        band = labels[rows[0] : rows[-1] + 1]
+        cols = np.flatnonzero(band.max(axis=0))
+        box = np.ascontiguousarray(band[:, cols[0] : cols[-1] + 1])
+        counts[:] = cv2.calcHist([box], [0], None, [256], [0, 256]).ravel()[: top + 1]
+    counts[0] = labels.size - counts[1:].sum()
+    return counts
 
 
 def id_mask(labels: np.ndarray, object_id: int) -> np.ndarray:

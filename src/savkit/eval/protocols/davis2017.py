@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from savkit.eval.discover import SAV_LAYOUT, EvalTask
-from savkit.eval.masks import pixels_per_id
 from savkit.eval.protocols.base import Protocol, VideoScorer, largest_first_frame_id
 
 
@@ -22,10 +21,11 @@ class Davis2017Scorer(VideoScorer):
         self.object_ids = object_ids
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        pixels = pixels_per_id(pred)
-        if pixels:
+        top = int(pred.max())
+        if top:
             self.prediction_empty = False
-        self.foreign_pixels += sum(n for i, n in pixels.items() if i not in self.object_ids)
+        if top > len(self.object_ids):  # the ids are 1..N
+            self.foreign_pixels += int(np.count_nonzero(pred > len(self.object_ids)))
         for object_id in self.object_ids:
             self.score(object_id, frame, gt, pred)
 
