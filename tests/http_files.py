@@ -42,6 +42,7 @@ class FileServer(http.server.ThreadingHTTPServer):
         self.files = files
         self.rate = rate  # bytes per second per response, None = as fast as possible
         self.ranges = True  # False: ignore Range headers (answer 200 with the whole file), as some servers do
+        self.lengths = True  # False: no Content-Length; a body ends when the server closes the connection
         self.faults: dict[str, list[Fault]] = {}
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -100,7 +101,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        self.send_header("Content-Length", str(end - start + 1))
+        if self.server.lengths:
+            self.send_header("Content-Length", str(end - start + 1))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Type", "application/octet-stream")
         self.end_headers()

@@ -171,6 +171,19 @@ def test_server_without_ranges_restarts_from_zero(tmp_path, dataset):
     assert (tmp_path / "out/sav_train/sav_000/sav_000001.mp4").read_bytes() == want
 
 
+def test_server_without_content_length(tmp_path, dataset):
+    """Bodies that end when the server closes (read through requests, not the reused buffer): verified, unpacked."""
+    with serve(dataset) as server:
+        server.lengths = False
+        links = links_file(tmp_path / "links.txt", server, list(dataset))
+        report = download(links, tmp_path / "out", policy=FAST)
+        one = links_file(tmp_path / "one.txt", server, ["sav_000.tar"])
+        single = download(one, tmp_path / "single", extract=False, policy=FAST)
+    assert report.ok and set(_tree(tmp_path / "out")) == EXPECTED_FILES
+    assert {r.verified for r in report.files if r.name.endswith(".tar")} == {"sha256"}
+    assert single.ok and (tmp_path / "single/sav_000.tar").read_bytes() == dataset["sav_000.tar"].read_bytes()
+
+
 def test_500_then_success(tmp_path, dataset):
     report, server = _run(tmp_path, dataset, faults={"sav_val.tar": [Fault("status", status=500)]})
     assert report.ok and len(server.gets("sav_val.tar")) == 2

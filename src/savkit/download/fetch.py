@@ -10,7 +10,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -315,9 +315,7 @@ def _stream_body(
 ) -> None:
     fd = os.open(part.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        # read1: whatever the socket holds (up to CHUNK), written at once, keeps the connection streaming; filling
-        # fixed 1 MiB buffers first made the transfer 2x slower than curl on a loaded machine
-        while chunk := response.raw.read1(CHUNK, decode_content=False):
+        for chunk in _body_chunks(response):
             _write_all(fd, chunk, part.path)
             part.grow(len(chunk))
             on_bytes(len(chunk))
@@ -327,7 +325,32 @@ def _stream_body(
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes, path: Path) -> None:
+def _body_chunks(response: requests.Response) -> Iterator[bytes | memoryview]:
+    """The body as it arrives, undecoded: whatever the socket holds, up to 1 MiB (filling fixed 1 MiB buffers first
+    made the transfer 2x slower than curl on a loaded machine). Each chunk is valid until the next is asked for.
+
+    A body of announced length (what CDNs send) is read from the buffered socket reader of the http.client response
+    under requests, into one reused buffer: requests' ``read1`` returns a new bytes object per read, whose pages the
+    allocator gave back to the kernel and took again, in many runs the whole file's worth (263,000 page faults per GB
+    against 4,850 here, and up to twice the CPU time). Any other body (chunked, or ending when the server closes)
+    goes through requests.
+    """
+    source = getattr(response.raw, "_fp", None)  # the http.client.HTTPResponse
+    reader, remaining = getattr(source, "fp", None), getattr(source, "length", None)
+    if getattr(source, "chunked", True) or not isinstance(remaining, int) or not hasattr(reader, "readinto1"):
+        while chunk := response.raw.read1(CHUNK, decode_content=False):
+            yield chunk
+        return
+    buffer = memoryview(bytearray(CHUNK))
+    while remaining > 0:
+        count = reader.readinto1(buffer[: min(CHUNK, remaining)])
+        if not count:
+            return  # the server closed early: the caller resumes from here
+        remaining -= count
+        yield buffer[:count]
+
+
+def _write_all(fd: int, data: bytes | memoryview, path: Path) -> None:
     """Write all of ``data``; a full disk is the file's failure, not a network drop to retry."""
     view = memoryview(data)
     try:
