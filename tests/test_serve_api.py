@@ -7,7 +7,6 @@ import json
 import socket
 import warnings
 
-import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,7 +16,6 @@ from savkit.cli import main
 from savkit.cli.serve import _is_loopback
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
-from savkit.io import video as video_io
 from savkit.io.png import read_png
 from savkit.serve import ServeConfig, create_app, open_site
 from savkit.serve.catalog import INDEX_FOLDER
@@ -25,7 +23,7 @@ from savkit.serve.frames import ByteLRU, FrameServer
 from savkit.serve.results import load_runs
 from savkit.viz import masklet_colour, overlay_frame
 from serve_samples import AUTO_BOXES, GREY, VAL_VIDEOS, make_train, make_val_with_runs
-from video_samples import index_frame, read_index, write_index_video
+from video_samples import barcode_video, count_video_work, index_frame, read_index, write_index_video
 
 with warnings.catch_warnings():  # starlette's notice about httpx's successor; httpx is what is installed here
     warnings.simplefilter("ignore")
@@ -247,46 +245,6 @@ def test_streamed_frames_are_exact(tmp_path):
         assert len(frames.frames) == 0
     finally:
         frames.close()
-
-
-def barcode_video(
-    folder, video_id: str, frames: int, *, json_frames: int | None = None, rotate: bool = False
-):
-    """A barcode mp4 (rotated by a quarter turn in its display matrix if ``rotate``) and an empty manual JSON of
-    its displayed size, saying ``json_frames`` frames."""
-    coded = index_frame(0)
-    with av.open(str(folder / f"{video_id}.mp4"), mode="w") as container:
-        stream = container.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = coded.shape[1], coded.shape[0], "yuv420p"
-        if rotate:
-            stream.set_display_rotation(90)
-        for index in range(frames):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(index_frame(index), format="rgb24")))
-        container.mux(stream.encode())
-    height, width = coded.shape[:2][::-1] if rotate else coded.shape[:2]
-    count = frames if json_frames is None else json_frames
-    annotations = VideoAnnotations(video_id, "train", count / 24, count, height, width, "Indoor", [])
-    write_sav_json(folder / f"{video_id}_manual.json", annotations, "manual")
-
-
-def count_video_work(monkeypatch) -> dict[str, int]:
-    """Count the mp4s opened and the frames decoded through savkit.io.video, however they are asked for."""
-    counts = {"opened": 0, "decoded": 0}
-    opened, decode, decode_skipping = video_io._open_video_stream, video_io._decode, video_io._decode_skipping
-
-    def counted_open(path):
-        counts["opened"] += 1
-        return opened(path)
-
-    def counted(generator):
-        for item in generator:
-            counts["decoded"] += 1
-            yield item
-
-    monkeypatch.setattr(video_io, "_open_video_stream", counted_open)
-    monkeypatch.setattr(video_io, "_decode", lambda *args: counted(decode(*args)))
-    monkeypatch.setattr(video_io, "_decode_skipping", lambda *args: counted(decode_skipping(*args)))
-    return counts
 
 
 def test_first_overlay_opens_and_decodes_frame_0_once(tmp_path, monkeypatch):

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from savkit.annotations import VideoAnnotations, write_sav_json
 from savkit.cli import main
-from savkit.dataset import Dataset
+from savkit.dataset import Dataset, FrameCountWarning
 from savkit.errors import SavkitError
 from savkit.io.video import VideoReader
 from savkit.progress import Progress
@@ -24,7 +25,10 @@ from savkit.viz import (
 )
 from video_samples import (
     VIDEO_ID,
+    barcode_video,
     colours_match,
+    count_video_work,
+    index_frame,
     painted_colours_match,
     painted_sample_video,
     read_index,
@@ -313,3 +317,66 @@ def test_cli_show_on_a_val_folder(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert (
         read_index(np.where(inside[..., None], 0, image)) == 8
     )  # the JPEG of frame 8 around the mask of k = 2
+
+
+def test_show_opens_the_mp4_once_and_decodes_frame_0_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The frame-count check measures the video with the reader that draws it: one open, frame 0 decoded once."""
+    barcode_video(tmp_path, "sav_000009", 12)
+    counts = count_video_work(monkeypatch)
+    out = tmp_path / "frame.png"
+    code, _, _ = run_cli(capsys, "show", tmp_path, "sav_000009", "--frame", 0, "--out", out)
+    assert (code, counts) == (0, {"opened": 1, "decoded": 1})
+    assert read_index(np.asarray(Image.open(out))) == 0
+    with VideoReader(tmp_path / "sav_000009.mp4") as reader:
+        reader.frame(8)  # what decoding frame 8 alone costs
+    alone = dict(counts)
+    drawn = overlay_frame(tmp_path, "sav_000009", 2, style=INVISIBLE)
+    assert read_index(drawn) == 8
+    assert {key: counts[key] - alone[key] for key in counts} == {"opened": 1, "decoded": alone["decoded"] - 1}
+
+
+@pytest.mark.parametrize(("fps", "rendered"), [(24, list(range(12))), (6, [0, 4, 8])])
+def test_render_opens_the_mp4_once_and_decodes_each_frame_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fps: int, rendered: list[int]
+) -> None:
+    barcode_video(tmp_path, "sav_000009", 12)
+    counts = count_video_work(monkeypatch)
+    out = tmp_path / "overlay.mp4"
+    assert render_video(tmp_path, "sav_000009", out, fps=fps, style=INVISIBLE) == len(rendered)
+    assert counts["opened"] == 1
+    assert counts["decoded"] == len(rendered) if fps == 24 else counts["decoded"] <= 12
+    monkeypatch.undo()
+    with VideoReader(out) as reader:
+        assert [read_index(rgb) for _, rgb in reader.frames()] == rendered
+
+
+def test_show_and_render_still_check_the_displayed_size_and_the_frame_count(tmp_path: Path) -> None:
+    rotated, short = tmp_path / "rotated", tmp_path / "short"
+    for folder in (rotated, short):
+        folder.mkdir()
+    barcode_video(rotated, "sav_000009", 8, rotate=True)
+    turned = (index_frame(0).shape[1], index_frame(0).shape[0])
+    assert overlay_frame(rotated, "sav_000009", 1, style=INVISIBLE).shape[:2] == turned
+    assert render_video(rotated, "sav_000009", tmp_path / "turned.mp4", style=INVISIBLE) == 8
+    coded = VideoAnnotations("sav_000009", "train", 8 / 24, 8, *index_frame(0).shape[:2], "Indoor", [])
+    write_sav_json(rotated / "sav_000009_manual.json", coded, "manual")  # the coded size: refused
+    for draw in (
+        lambda: overlay_frame(rotated, "sav_000009", 1),
+        lambda: render_video(rotated, "sav_000009", tmp_path / "refused.mp4"),
+    ):
+        with pytest.raises(SavkitError, match=r"frames are 48x\d+ but the masks are \d+x48"):
+            draw()
+    barcode_video(short, "sav_000009", 8, json_frames=12)
+    for draw in (
+        lambda lenient: overlay_frame(short, "sav_000009", 1, lenient=lenient),
+        lambda lenient: render_video(short, "sav_000009", tmp_path / "short.mp4", lenient=lenient),
+    ):
+        with pytest.raises(SavkitError, match="the video has 8 frames but video_frame_count is 12"):
+            draw(False)
+        with pytest.warns(FrameCountWarning, match="the video has 8 frames"):
+            draw(True)
+    assert not (tmp_path / "refused.mp4").exists()
+    with VideoReader(tmp_path / "short.mp4") as reader:
+        assert reader.count_frames() == 8

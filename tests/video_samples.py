@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -22,6 +23,8 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from sample_data import sample_folder
+from savkit.annotations import VideoAnnotations, write_sav_json
+from savkit.io import video as video_io
 from savkit.io.png import write_png
 from savkit.io.video import write_video
 
@@ -163,3 +166,43 @@ def valtest_folder(root: Path, frames: int = 11) -> tuple[Path, dict[int, np.nda
         masks[k][5:20, 10 * k : 10 * k + 15] = 1
         write_png(split / "Annotations_6fps" / "vid" / "001" / f"{4 * k:05d}.png", masks[k])
     return split, masks
+
+
+def barcode_video(
+    folder, video_id: str, frames: int, *, json_frames: int | None = None, rotate: bool = False
+):
+    """A barcode mp4 (rotated by a quarter turn in its display matrix if ``rotate``) and an empty manual JSON of
+    its displayed size, saying ``json_frames`` frames."""
+    coded = index_frame(0)
+    with av.open(str(folder / f"{video_id}.mp4"), mode="w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = coded.shape[1], coded.shape[0], "yuv420p"
+        if rotate:
+            stream.set_display_rotation(90)
+        for index in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(index_frame(index), format="rgb24")))
+        container.mux(stream.encode())
+    height, width = coded.shape[:2][::-1] if rotate else coded.shape[:2]
+    count = frames if json_frames is None else json_frames
+    annotations = VideoAnnotations(video_id, "train", count / 24, count, height, width, "Indoor", [])
+    write_sav_json(folder / f"{video_id}_manual.json", annotations, "manual")
+
+
+def count_video_work(monkeypatch) -> dict[str, int]:
+    """Count the mp4s opened and the frames decoded through savkit.io.video, however they are asked for."""
+    counts = {"opened": 0, "decoded": 0}
+    opened, decode, decode_skipping = video_io._open_video_stream, video_io._decode, video_io._decode_skipping
+
+    def counted_open(path):
+        counts["opened"] += 1
+        return opened(path)
+
+    def counted(generator):
+        for item in generator:
+            counts["decoded"] += 1
+            yield item
+
+    monkeypatch.setattr(video_io, "_open_video_stream", counted_open)
+    monkeypatch.setattr(video_io, "_decode", lambda *args: counted(decode(*args)))
+    monkeypatch.setattr(video_io, "_decode_skipping", lambda *args: counted(decode_skipping(*args)))
+    return counts

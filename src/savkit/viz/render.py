@@ -7,6 +7,8 @@ only. Without the video (train JSONs without their mp4) masks are drawn on a neu
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from savkit.annotations import FRAMES_PER_ANNOTATION, VideoAnnotations, check_ma
 from savkit.dataset import Dataset
 from savkit.errors import SavkitError
 from savkit.io.atomic import atomic_path
-from savkit.io.video import write_video
+from savkit.io.video import VideoReader, write_video
 from savkit.progress import ProgressCallback, counted
 from savkit.viz.overlay import DEFAULT_STYLE, OverlayStyle, neutral_background, prepare_overlay
 
@@ -39,16 +41,18 @@ def overlay_frame(
     """The masks of annotated frame ``k`` drawn over video frame 4k (or a grey frame without video), RGB uint8."""
     dataset = _open(source, lenient)
     annotations = dataset.annotations(video_id)
-    num_annotated = dataset.check_frame_counts(video_id, annotations)
-    if not 0 <= k < num_annotated:
-        raise SavkitError(
-            f"annotated frame {k} is out of range for {video_id}: it has {num_annotated} annotated frames "
-            f"(0..{num_annotated - 1}, video frames 0..{FRAMES_PER_ANNOTATION * (num_annotated - 1)})"
-        )
-    check_selection(annotations, type, ids)
-    background = None
-    if dataset.video_path(video_id) is not None:
-        background = dataset.frame(video_id, FRAMES_PER_ANNOTATION * k)
+    index = FRAMES_PER_ANNOTATION * k
+    with _open_mp4(dataset, video_id) as reader:
+        background = _frame_before_check(reader, index)
+        num_annotated = dataset.check_frame_counts(video_id, annotations, reader=reader)
+        if not 0 <= k < num_annotated:
+            raise SavkitError(
+                f"annotated frame {k} is out of range for {video_id}: it has {num_annotated} annotated frames "
+                f"(0..{num_annotated - 1}, video frames 0..{FRAMES_PER_ANNOTATION * (num_annotated - 1)})"
+            )
+        check_selection(annotations, type, ids)
+        if background is None and dataset.video_path(video_id) is not None:
+            background = dataset.frame(video_id, index) if reader is None else reader.frame(index)
     return draw_annotated_frame(annotations, k, background, type=type, ids=ids, style=style)
 
 
@@ -90,23 +94,27 @@ def render_video(
     """
     dataset = _open(source, lenient)
     annotations = dataset.annotations(video_id)
-    num_annotated = dataset.check_frame_counts(video_id, annotations)
     has_video = dataset.video_path(video_id) is not None
     fps = fps or (VIDEO_FPS if has_video else VIDEO_FPS // FRAMES_PER_ANNOTATION)
     if fps not in RENDER_FPS:
         raise SavkitError(f"fps must be 24 (every frame) or 6 (annotated frames), got {fps}")
     step = VIDEO_FPS // fps
-    video_frames = dataset.frame_count(video_id) if has_video else annotations.frame_count
-    stop = min(video_frames, FRAMES_PER_ANNOTATION * num_annotated)
-    size = (annotations.height, annotations.width)
-    if has_video:
-        backgrounds = dataset.frames(video_id, step=step, stop=stop)
-    else:
-        backgrounds = ((index, neutral_background(*size)) for index in range(0, stop, step))
-    check_selection(annotations, type, ids)  # fail before the output file is opened
-    drawn = _overlaid(backgrounds, annotations, type, ids, style)
-    total = len(range(0, stop, step))
-    return write_video(out, counted(drawn, total, progress), fps=fps, crf=20, preset="veryfast")
+    with _open_mp4(dataset, video_id) as reader:
+        started = None if reader is None else _started_stream(reader, step)
+        num_annotated = dataset.check_frame_counts(video_id, annotations, reader=reader)
+        video_frames = dataset.frame_count(video_id) if has_video else annotations.frame_count
+        stop = min(video_frames, FRAMES_PER_ANNOTATION * num_annotated)
+        size = (annotations.height, annotations.width)
+        if started is not None:
+            backgrounds = itertools.takewhile(lambda item: item[0] < stop, started)
+        elif has_video:
+            backgrounds = dataset.frames(video_id, step=step, stop=stop)
+        else:
+            backgrounds = ((index, neutral_background(*size)) for index in range(0, stop, step))
+        check_selection(annotations, type, ids)  # fail before the output file is opened
+        drawn = _overlaid(backgrounds, annotations, type, ids, style)
+        total = len(range(0, stop, step))
+        return write_video(out, counted(drawn, total, progress), fps=fps, crf=20, preset="veryfast")
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
@@ -122,6 +130,39 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
 
 def _open(source: Dataset | str | os.PathLike, lenient: bool) -> Dataset:
     return source if isinstance(source, Dataset) else Dataset(source, lenient=lenient)
+
+
+@contextlib.contextmanager
+def _open_mp4(dataset: Dataset, video_id: str) -> Iterator[VideoReader | None]:
+    """The video's mp4 opened once for the frame-count check and the drawing (None: JPEG frames or no video)."""
+    path = dataset.video_path(video_id)
+    if dataset.layout != "train" or path is None:
+        yield None
+        return
+    with VideoReader(path) as reader:
+        yield reader
+
+
+def _frame_before_check(reader: VideoReader | None, index: int) -> np.ndarray | None:
+    """Frame ``index``, decoded before the frame-count check so that the check takes the displayed size from it
+    instead of decoding frame 0 again. None if it cannot be had: the check or the range test says why, or
+    decoding it again after them does."""
+    if reader is None:
+        return None
+    with contextlib.suppress(SavkitError):
+        return reader.frame(index)
+    return None
+
+
+def _started_stream(reader: VideoReader, step: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames 0, step, 2 step... of the mp4 with the first already decoded: the packets are listed first (the
+    check counts them, the stream seeks with them) and the first frame gives the check the displayed size, so the
+    check neither demuxes nor decodes frame 0 a second time. Its errors come in the check's order: packets, then
+    frame 0."""
+    reader.count_frames()
+    stream = reader.frames(step)
+    first = next(stream, None)
+    return stream if first is None else itertools.chain([first], stream)
 
 
 def check_selection(annotations: VideoAnnotations, type: str | None, ids: list[int] | None) -> None:
