@@ -45,6 +45,7 @@ from savkit.io.atomic import (
     write_text_atomic,
 )
 from savkit.io.lock import locked_folder
+from savkit.io.memory import keep_freed_memory
 from savkit.io.names import video_id_problem
 from savkit.progress import Progress, ProgressCallback
 
@@ -222,9 +223,7 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
     """Feed ``todo`` to a fresh pool (a bounded window in flight) until done or broken; return the broken items."""
     in_flight: dict[Future, tuple[int, Any]] = {}
     broken: list[tuple[int, Any]] = []
-    with ProcessPoolExecutor(
-        workers, mp_context=_process_context(func), initializer=_die_with_parent
-    ) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_process_context(func), initializer=_set_up_worker) as pool:
         while todo or in_flight:
             while todo and not broken and len(in_flight) < 2 * workers:
                 entry = todo.popleft()
@@ -258,6 +257,12 @@ def _process_context(func: Callable[[Any], Any]) -> multiprocessing.context.Base
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__", func.__module__])
     return context
+
+
+def _set_up_worker() -> None:
+    """Worker initializer: a worker is savkit's own process."""
+    _die_with_parent()
+    keep_freed_memory()
 
 
 def _die_with_parent() -> None:

@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     as_program = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(command_name(argv), every_command=False).parse_args(argv)
+    if as_program:  # the process is savkit's own
+        from savkit.io.memory import keep_freed_memory
+
+        keep_freed_memory()
     try:
         return _run(args)
     finally:

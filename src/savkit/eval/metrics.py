@@ -219,11 +219,7 @@ def _either_nonzero(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
 
 def score_frame(pred: np.ndarray, gt: np.ndarray, disk: np.ndarray) -> tuple[float, float]:
     """(J, F) of one binary prediction against one binary ground truth of the same shape."""
-    parts = frame_parts(pred, gt)
-    if parts.pred_boundary is None or parts.gt_boundary is None:
-        return 1.0, 1.0
-    j = jaccard(parts.intersection, parts.pred_area, parts.gt_area)
-    return j, f_measure(parts.pred_boundary, parts.gt_boundary, disk)
+    return frame_parts(pred, gt).j_and_f(disk)
 
 
 def crop_to_objects(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -257,6 +253,13 @@ class FrameParts:
     @property
     def union(self) -> int:
         return self.pred_area + self.gt_area - self.intersection
+
+    def j_and_f(self, disk: np.ndarray) -> tuple[float, float]:
+        """(J, F) with the tolerance ``disk``; (1, 1) when both masks are empty."""
+        if self.pred_boundary is None or self.gt_boundary is None:
+            return 1.0, 1.0
+        j = jaccard(self.intersection, self.pred_area, self.gt_area)
+        return j, f_measure(self.pred_boundary, self.gt_boundary, disk)
 
     def f(self, radius: float) -> float:
         """Boundary F at a tolerance radius (1 when both masks are empty)."""

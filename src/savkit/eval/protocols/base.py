@@ -13,7 +13,7 @@ import numpy as np
 from savkit.errors import SavkitError
 from savkit.eval.discover import SAV_LAYOUT, EvalPlan, EvalTask, plan_evaluation
 from savkit.eval.masks import id_mask
-from savkit.eval.metrics import decay, recall, score_frame, tolerance_disk
+from savkit.eval.metrics import decay, frame_parts, recall, tolerance_disk
 from savkit.eval.options import EvalOptions
 
 VOID = 255
@@ -68,12 +68,12 @@ class VideoScorer(ABC):
         """Settle the results once every frame is fed (rules for unusual objects, foreign pixels); the ids to report."""
 
     def score(self, object_id: int, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        gt_mask = id_mask(gt, object_id)
-        j, f = score_frame(id_mask(pred, object_id), gt_mask, tolerance_disk(*gt.shape))
+        parts = frame_parts(id_mask(pred, object_id), id_mask(gt, object_id))
+        j, f = parts.j_and_f(tolerance_disk(*gt.shape))
         self.frames[object_id].append(frame)
         self.j[object_id].append(j)
         self.f[object_id].append(f)
-        self.gt_area[object_id].append(int(np.count_nonzero(gt_mask)))
+        self.gt_area[object_id].append(parts.gt_area)
 
     def finish(self) -> TaskScores:
         objects = [self._object_frames(object_id) for object_id in self.conclude()]
