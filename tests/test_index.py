@@ -349,6 +349,74 @@ def test_broken_png_link_lists_its_val_video_and_the_index_goes_on(
     )
 
 
+def deny_listing(monkeypatch, folder: Path) -> None:
+    """Make listing ``folder`` (os.scandir, os.listdir) fail with permission denied, as for a folder the user may
+    not read: the tests may run as root, whom permissions do not stop."""
+    denied = os.fspath(folder.resolve())
+    for name in ("scandir", "listdir"):
+        real = getattr(os, name)
+
+        def refusing(path=".", real=real):
+            if isinstance(path, (str, os.PathLike)) and os.fspath(path) == denied:
+                raise PermissionError(errno.EACCES, "Permission denied", denied)
+            return real(path)
+
+        monkeypatch.setattr(os, name, refusing)
+
+
+def test_unlistable_train_folder_is_listed_and_the_index_goes_on(
+    dataset: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    index_dir = tmp_path / "index"
+    sources = build_index(dataset, index_dir, workers=1).sources
+    deny_listing(monkeypatch, dataset / "sav_train" / "sav_000")
+    assert main(["index", str(dataset), "--out", str(index_dir), "--workers", "1"]) == 1
+    captured = capsys.readouterr()
+    assert "from 3 sources (0 read, 3 unchanged, 0 removed)" in captured.out  # its 5 videos are not "removed"
+    assert captured.err.splitlines()[-2:] == [
+        "skipped 1 unreadable source(s):",
+        "  sav_train/sav_000: cannot list the folder (Permission denied); check its permissions",
+    ]
+    videos, _ = index_tables(index_dir)
+    assert sorted(videos) == [("val", v) for v in VAL_IDS]
+    monkeypatch.undo()  # listable again: the next run reads its sources
+    report = build_index(dataset, index_dir, workers=1)
+    assert (report.sources, len(report.read), report.failures) == (sources, sources - 3, [])
+
+
+def test_unlistable_val_folders_are_listed_and_the_index_goes_on(
+    dataset: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    annotations = dataset / "sav_val" / "Annotations_6fps"
+    deny_listing(monkeypatch, annotations / VAL_IDS[1] / "001")  # inside a video: os.walk skipped it silently
+    assert main(["index", str(dataset), "--out", str(tmp_path / "index"), "--workers", "1", "-q"]) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "skipped 1 unreadable source(s):",
+        f"  sav_val/Annotations_6fps/{VAL_IDS[1]}: {annotations / VAL_IDS[1] / '001'}: cannot list the folder "
+        "(Permission denied); check its permissions",
+    ]
+    videos, _ = index_tables(tmp_path / "index")
+    assert ("val", VAL_IDS[1]) not in videos and ("val", VAL_IDS[0]) in videos
+    deny_listing(monkeypatch, annotations)
+    assert main(["index", str(dataset), "--out", str(tmp_path / "index"), "--workers", "1", "-q"]) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "skipped 1 unreadable source(s):",
+        "  sav_val/Annotations_6fps: cannot list the folder (Permission denied); check its permissions",
+    ]
+    videos, _ = index_tables(tmp_path / "index")
+    assert len(videos) == 5 and all(split == "train" for split, _ in videos)
+
+
+def test_unlistable_root_is_one_line(dataset: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    deny_listing(monkeypatch, dataset)
+    assert main(["index", str(dataset), "--out", str(tmp_path / "index")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot list the folder (Permission denied)" in err
+    deny_listing(monkeypatch, dataset / "sav_val" / "Annotations_6fps")
+    with pytest.raises(SavkitError, match="Annotations_6fps: cannot list the folder"):
+        build_index(dataset / "sav_val" / "Annotations_6fps", tmp_path / "val_index")
+
+
 @pytest.fixture
 def indexed(dataset: Path, tmp_path: Path) -> tuple[Path, Path]:
     index_dir = tmp_path / "index"

@@ -5,8 +5,9 @@ fingerprint differs, keeps the other rows, and drops the rows of removed sources
 batches and return Arrow tables; what they return is saved as parts (``savkit.index.parts``) as it comes, so an
 interrupted run keeps what it read. At the end the previous tables and the parts are merged, each table written
 atomically (masklets first, the manifest last), and the parts removed. A source that cannot be read (corrupt
-JSON, a dangling symlink...) is reported and left out, and retried by the next run. Two copies of one video under the root are
-reported, and only the first is indexed.
+JSON, a dangling symlink...), or a folder that cannot be listed, is reported and left out (its sources are not
+counted as removed), and retried by the next run. Two copies of one video under the root are reported, and only
+the first is indexed.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def _build_index(
         index_dir=out_dir,
         sources=len(scan.sources),
         read=[s.path for s in changed],
-        removed=sorted(set(known) - set(scan.sources) - {path for path, _ in scan.failures}),
+        removed=sorted(path for path in set(known) - set(scan.sources) if not scan.failed(path)),
         failures=sorted((path, reason.removeprefix(f"{root / path}: ")) for path, reason in failures),
         videos=videos.num_rows,
         masklets=pq.read_metadata(out_dir / MASKLETS_FILE).num_rows,

@@ -5,8 +5,9 @@ A source is a train JSON (``{video_id}_manual.json`` / ``{video_id}_auto.json``)
 of its PNGs, its folders (a folder's mtime moves when an entry is added or removed) and its JPEG folder.
 Only stat calls: nothing is opened. Hidden folders and JPEG frame folders are not walked.
 
-A source that cannot even be stat'ed (a dangling or looping symlink, permission denied) is recorded as a failure
-with its reason, as a source that cannot be read is, and the walk goes on.
+A source that cannot even be stat'ed (a dangling or looping symlink, permission denied), or a folder that cannot
+be listed, is recorded as a failure with its reason, as a source that cannot be read is, and the walk goes on
+(only the root itself must be listable).
 
 Two sources of the same video and type (a copy of ``sav_000001_manual.json`` in another folder) would make one
 video with doubled masklet counts: the first path in sorted order is kept, the others reported as duplicates.
@@ -21,7 +22,7 @@ from pathlib import Path
 from savkit.annotations.sav_json import parse_train_json_name
 from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, subfolders
 from savkit.index.layout import JSON_SOURCE, PNG_SOURCE, Source
-from savkit.io.files import unreadable
+from savkit.io.files import unlistable, unreadable
 from savkit.io.names import is_ignored_name
 
 
@@ -46,6 +47,11 @@ class Scan:
     failures: list[tuple[str, str]] = field(default_factory=list)
     ignored: int = 0  # hidden or system entries skipped (savkit.io.names)
 
+    def failed(self, path: str) -> bool:
+        """Whether the source at ``path`` failed, or lies in a folder that could not be listed: it is not known
+        to be removed."""
+        return any(path == failed or path.startswith(f"{failed}/") for failed, _ in self.failures)
+
 
 def scan_root(root: Path) -> Scan:
     """Walk ``root`` once and collect its annotation sources and mp4 video ids."""
@@ -62,25 +68,37 @@ def _walk(scan: Scan, root: Path) -> None:
     folders, seen = [root], set()
     while folders:
         folder = folders.pop()
-        folder_stat = folder.stat()
-        identity = (folder_stat.st_dev, folder_stat.st_ino)
-        if identity in seen:  # a symlinked folder met twice (or a symlink loop)
-            continue
-        seen.add(identity)
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if is_ignored_name(entry.name):
-                    scan.ignored += 1
-                    continue
-                if _is_folder(entry):
-                    if entry.name == ANNOTATIONS_DIR:
-                        _add_valtest_videos(scan, root, Path(entry.path))
-                    elif entry.name != JPEG_DIR:
-                        folders.append(Path(entry.path))
-                elif entry.name.endswith(".mp4"):
-                    scan.mp4_ids.add(entry.name[: -len(".mp4")])
-                elif _is_train_json(entry.name):
-                    _add_json(scan, root, entry)
+        try:
+            folders += _list_folder(scan, root, folder, seen)
+        except OSError as exc:  # permission denied, a folder removed meanwhile
+            if folder == root:
+                raise unlistable(root, exc) from None
+            _add_failure(scan, root, folder, exc)
+
+
+def _list_folder(scan: Scan, root: Path, folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
+    """Record the sources and mp4s in ``folder``; return its subfolders to walk."""
+    folder_stat = folder.stat()
+    identity = (folder_stat.st_dev, folder_stat.st_ino)
+    if identity in seen:  # a symlinked folder met twice (or a symlink loop)
+        return []
+    seen.add(identity)
+    subfolders = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if is_ignored_name(entry.name):
+                scan.ignored += 1
+                continue
+            if _is_folder(entry):
+                if entry.name == ANNOTATIONS_DIR:
+                    _add_valtest_videos(scan, root, Path(entry.path))
+                elif entry.name != JPEG_DIR:
+                    subfolders.append(Path(entry.path))
+            elif entry.name.endswith(".mp4"):
+                scan.mp4_ids.add(entry.name[: -len(".mp4")])
+            elif _is_train_json(entry.name):
+                _add_json(scan, root, entry)
+    return subfolders
 
 
 def _is_folder(entry: os.DirEntry) -> bool:
@@ -129,17 +147,28 @@ def _add(scan: Scan, root: Path, path: Path, kind: str, size: int, mtime_ns: int
 
 
 def _add_failure(scan: Scan, root: Path, path: Path, exc: OSError) -> None:
-    """A source that cannot be stat'ed, with the reason its reading would give (``savkit.io.files``)."""
+    """A source that cannot be stat'ed or a folder that cannot be listed, with the reason its reading would give
+    (``savkit.io.files``)."""
     failed = Path(exc.filename) if exc.filename is not None else path
-    scan.failures.append((path.relative_to(root).as_posix(), str(unreadable(failed, exc))))
+    describe = unlistable if failed.is_dir() else unreadable
+    scan.failures.append((path.relative_to(root).as_posix(), str(describe(failed, exc))))
 
 
 def _add_valtest_videos(scan: Scan, root: Path, annotations_dir: Path) -> None:
     jpeg_dir = annotations_dir.parent / JPEG_DIR
-    for video_dir in subfolders(annotations_dir):
+    try:
+        video_dirs = subfolders(annotations_dir)
+    except OSError as exc:
+        if annotations_dir == root:
+            raise unlistable(root, exc) from None
+        _add_failure(scan, root, annotations_dir, exc)
+        return
+    for video_dir in video_dirs:
         try:
             size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
-        except OSError as exc:  # a dangling or looping PNG symlink, a file it may not stat
+        except (
+            OSError
+        ) as exc:  # a dangling or looping PNG symlink, a file it may not stat, a folder it may not list
             _add_failure(scan, root, video_dir, exc)
             continue
         _add(scan, root, video_dir, PNG_SOURCE, size, mtime_ns)
@@ -150,10 +179,15 @@ def _folder_fingerprint(video_dir: Path, jpeg_dir: Path) -> tuple[int, int]:
     size, mtime_ns = 0, video_dir.stat().st_mtime_ns
     if jpeg_dir.is_dir():
         mtime_ns = max(mtime_ns, jpeg_dir.stat().st_mtime_ns)
-    for dirpath, _, filenames in os.walk(video_dir):
+    for dirpath, _, filenames in os.walk(video_dir, onerror=_raise):
         mtime_ns = max(mtime_ns, os.stat(dirpath).st_mtime_ns)
         for name in filenames:
             if name.endswith(".png"):
                 stat = os.stat(os.path.join(dirpath, name))
                 size, mtime_ns = size + stat.st_size, max(mtime_ns, stat.st_mtime_ns)
     return size, mtime_ns
+
+
+def _raise(exc: OSError) -> None:
+    """os.walk's ``onerror``: a folder it cannot list fails the fingerprint (os.walk would skip it silently)."""
+    raise exc

@@ -58,6 +58,14 @@ def unreadable(path: str | os.PathLike, exc: OSError) -> SavkitError:
     return SavkitError(f"{path}: cannot read ({exc.strerror}); check the file")
 
 
+def unlistable(path: str | os.PathLike, exc: OSError) -> SavkitError:
+    """The error of a folder that cannot be listed (permission denied...); a dangling or looping link is worded
+    as by :func:`unreadable`."""
+    if isinstance(exc, FileNotFoundError) or exc.errno == errno.ELOOP:
+        return unreadable(path, exc)
+    return SavkitError(f"{path}: cannot list the folder ({exc.strerror}); check its permissions")
+
+
 def _regular_fd(path: str | os.PathLike) -> int:
     """A blocking read-only descriptor of ``path`` if it is a regular file, else a SavkitError.
 
