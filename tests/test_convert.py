@@ -3,7 +3,9 @@ resume after a kill, failures isolated per video, and a Dask LocalCluster run id
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+import savkit.io.atomic
 from sample_data import sample_folder
 from savkit.annotations import read_sav_json
 from savkit.cli import main
@@ -268,6 +271,48 @@ def test_bad_json_and_bad_png_tree_fail_alone(sample_dir, tmp_path, capsys):
         ".settings.json",
         "sav_000001_manual.json.json",
     ]
+
+
+def test_a_video_whose_folder_cannot_be_written_fails_alone_naming_its_output(
+    videos, sample_dir, tmp_path, capsys, monkeypatch
+):
+    """A full disk met while one video's folder is written: one failure line naming the folder the user will look
+    for, not savkit's temporary (.{id}.partial), and the other videos are written."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for video_id in ("sav_000001", "sav_000002"):
+        shutil.copy(sample_dir / "sav_000001_manual.json", src / f"{video_id}_manual.json")
+    mkstemp, write_bytes = savkit.io.atomic.tempfile.mkstemp, Path.write_bytes
+
+    def full_for_one_video(suffix="", prefix="tmp", dir=None, text=False):
+        if partial_folder(tmp_path / "png", "sav_000002") in Path(dir).parents:
+            raise OSError(
+                errno.ENOSPC, "No space left on device", os.path.join(dir, f"{prefix}a1b2c3d4{suffix}")
+            )
+        return mkstemp(suffix=suffix, prefix=prefix, dir=dir, text=text)
+
+    def full_for_v2(path, data):
+        if partial_folder(tmp_path / "frames", "v2") in path.parents:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(savkit.io.atomic.tempfile, "mkstemp", full_for_one_video)
+    monkeypatch.setattr(Path, "write_bytes", full_for_v2)
+    runs = [
+        (["export-masks", src, tmp_path / "png"], "sav_000002", "sav_000001"),
+        (["extract-frames", videos, tmp_path / "frames"], "v2", "v1"),
+    ]
+    for argv, failed, written in runs:
+        out = argv[2]
+        assert main([*map(str, argv), "--workers", "1", "-q"]) == 1
+        err = capsys.readouterr().err
+        assert err.splitlines()[-1] == (
+            f"failed: {failed}: cannot write {out / failed} (No space left on device); nothing was written: "
+            "check the folder's permissions and free space, or choose another output folder"
+        )
+        assert ".partial" not in err and ".tmp" not in err and "Traceback" not in err
+        assert is_complete(out, written) and not os.path.lexists(out / failed)
+        assert not partial_folder(out, failed).exists()
 
 
 def test_local_cluster_masks_equal_local_run(sample_dir, davis_export, tmp_path, dask_client):

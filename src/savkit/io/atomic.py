@@ -86,21 +86,42 @@ def atomic_path(
         os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, target)
     except OSError as exc:
-        if exc.filename is None or Path(os.fsdecode(exc.filename)) != tmp_path:
+        if not _is_about(exc, tmp_path):
             raise
         raise cannot_write(outputs or [target], exc) from None
     finally:
         tmp_path.unlink(missing_ok=True)
 
 
-def cannot_write(outputs: Sequence[str | os.PathLike], exc: OSError) -> SavkitError:
+class CannotWrite(SavkitError):
+    """Outputs that cannot be written; ``error`` is the OSError, so that an enclosing :func:`atomic_dir` can name
+    its own output instead of a file in its temporary folder."""
+
+    def __init__(self, message: str, error: OSError | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+def cannot_write(outputs: Sequence[str | os.PathLike], exc: OSError) -> CannotWrite:
     """The error of outputs that cannot be written (read-only folder, full disk...), named by the outputs the user
     asked for, never by a temporary name; what is atomic was left as it was."""
     names = " and ".join(str(path) for path in outputs)
-    return SavkitError(
+    return CannotWrite(
         f"cannot write {names} ({exc.strerror or exc}); nothing was written: "
-        "check the folder's permissions and free space, or choose another output folder"
+        "check the folder's permissions and free space, or choose another output folder",
+        exc,
     )
+
+
+def _is_about(exc: OSError, path: Path) -> bool:
+    """Whether ``exc`` names ``path`` or something inside it (either of the two names a rename error has)."""
+    where = os.path.abspath(path)
+    for name in (exc.filename, exc.filename2):
+        if isinstance(name, (str, bytes, os.PathLike)):
+            named = os.path.abspath(os.fsdecode(name))
+            if named == where or named.startswith(where + os.sep):
+                return True
+    return False
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -125,27 +146,45 @@ def atomic_dir(
     An existing ``path`` is removed just before the rename, so a failure leaves the old one untouched.
     ``temporary`` fixes the temporary folder's name (one left behind by a killed run is cleared first), so that
     resuming never has to search a large folder for leftovers; by default the name is fresh and random.
-    ``root`` (default: the folder of ``path``) is the folder both must lie inside.
+    ``root`` (default: the folder of ``path``) is the folder both must lie inside. An OSError naming the temporary
+    folder or a file in it (it cannot be created, written or renamed: a read-only folder, a full disk), or a
+    :class:`CannotWrite` of a file in it, is a SavkitError naming ``path`` instead, as for :func:`atomic_path`.
     """
     target = Path(path)
     root = target.parent if root is None else root
     check_inside(target, root)
     target.parent.mkdir(parents=True, exist_ok=True)
-    if temporary is None:
-        tmp_path = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    else:
-        tmp_path = Path(temporary)
-        remove_inside(tmp_path, root)
-        tmp_path.mkdir()
+    try:
+        tmp_path = _new_temporary_dir(target, temporary, root)
+    except OSError as exc:
+        raise cannot_write([target], exc) from None
     try:
         yield tmp_path
         os.chmod(tmp_path, _DIR_MODE)
         remove_inside(target, root)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        if not _is_about(exc, tmp_path):
+            raise
+        raise cannot_write([target], exc) from None
+    except CannotWrite as error:  # a file written atomically in the folder
+        if error.error is None or not _is_about(error.error, tmp_path):
+            raise
+        raise cannot_write([target], error.error) from None
     finally:
         if tmp_path.exists():
             with contextlib.suppress(OSError):  # cleaning up must not hide the block's own error
                 remove_inside(tmp_path, root)
+
+
+def _new_temporary_dir(target: Path, temporary: str | os.PathLike | None, root: str | os.PathLike) -> Path:
+    """The empty temporary folder of :func:`atomic_dir`: fresh and random, or ``temporary`` cleared and made."""
+    if temporary is None:
+        return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp_path = Path(temporary)
+    remove_inside(tmp_path, root)
+    tmp_path.mkdir()
+    return tmp_path
 
 
 @contextlib.contextmanager
