@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,18 @@ def write_train_json(path: Path, counts: str | None = None) -> None:
         data = json.loads(path.read_text())
         data["masklet"][0][1]["counts"] = counts
         path.write_text(json.dumps(data))
+
+
+def deny_listing(monkeypatch, folder: Path) -> None:
+    """Make listing ``folder`` (os.scandir, os.listdir) fail with permission denied, as for a folder the user may
+    not read: the tests may run as root, whom permissions do not stop."""
+    denied = os.fspath(folder.resolve())
+    for name in ("scandir", "listdir"):
+        real = getattr(os, name)
+
+        def refusing(path=".", real=real):
+            if isinstance(path, (str, os.PathLike)) and os.fspath(path) == denied:
+                raise PermissionError(errno.EACCES, "Permission denied", denied)
+            return real(path)
+
+        monkeypatch.setattr(os, name, refusing)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from annotation_samples import make_valtest, random_masks
+from annotation_samples import deny_listing, make_valtest, random_masks
 from savkit.annotations import (
     Masklet,
     metadata_mismatches,
@@ -213,6 +213,15 @@ def test_valtest_reader_size_from_jpegs_and_bad_frame_names(tmp_path: Path):
     assert (video.split, video.height, video.width, video.masklets) == ("test", 14, 9, [])
     write_png(root / "Annotations_6fps" / "v1" / "000" / "00003.png", np.zeros((14, 9), np.uint8))
     with pytest.raises(SavkitError, match="multiple of 4"):
+        read_valtest_video(root, "v1")
+
+
+def test_valtest_object_folder_that_cannot_be_listed_is_an_error(tmp_path: Path, monkeypatch):
+    """Not an object without masks (a glob skips a folder it cannot list and finds no PNG)."""
+    root = tmp_path / "sav_val"
+    make_valtest(root, {0: {0: np.ones((4, 6), np.uint8)}, 1: {0: np.ones((4, 6), np.uint8)}}, 1, (4, 6))
+    deny_listing(monkeypatch, root / "Annotations_6fps" / "v1" / "001")
+    with pytest.raises(SavkitError, match=r"v1/001: cannot list the folder \(Permission denied\); check its"):
         read_valtest_video(root, "v1")
 
 

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
+from annotation_samples import deny_listing
 from savkit.cli import main
 from savkit.errors import SavkitError
 from savkit.index import build_index
@@ -347,21 +348,6 @@ def test_broken_png_link_lists_its_val_video_and_the_index_goes_on(
     assert sorted(videos) == sorted(
         [*(("val", v) for v in (VAL_IDS[0], VAL_IDS[2]))] + [key for key in videos if key[0] == "train"]
     )
-
-
-def deny_listing(monkeypatch, folder: Path) -> None:
-    """Make listing ``folder`` (os.scandir, os.listdir) fail with permission denied, as for a folder the user may
-    not read: the tests may run as root, whom permissions do not stop."""
-    denied = os.fspath(folder.resolve())
-    for name in ("scandir", "listdir"):
-        real = getattr(os, name)
-
-        def refusing(path=".", real=real):
-            if isinstance(path, (str, os.PathLike)) and os.fspath(path) == denied:
-                raise PermissionError(errno.EACCES, "Permission denied", denied)
-            return real(path)
-
-        monkeypatch.setattr(os, name, refusing)
 
 
 def test_unlistable_train_folder_is_listed_and_the_index_goes_on(

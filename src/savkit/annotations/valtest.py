@@ -16,8 +16,8 @@ from savkit.annotations import rle
 from savkit.annotations.metadata import masklets_from_frame_rles
 from savkit.annotations.model import FRAMES_PER_ANNOTATION, VideoAnnotations
 from savkit.errors import SavkitError
-from savkit.io.files import open_regular
-from savkit.io.names import is_ignored_name
+from savkit.io.files import open_regular, unlistable
+from savkit.io.names import is_ignored_name, visible_entries
 from savkit.io.png import read_png
 
 ANNOTATIONS_DIR = "Annotations_6fps"
@@ -105,8 +105,13 @@ def read_valtest_video(
 
 
 def _read_object_masks(folder: Path) -> dict[int, dict]:
-    """RLE of each mask PNG of one object, keyed by video frame index."""
-    pngs = (png for png in sorted(folder.glob("*.png")) if not is_ignored_name(png.name))
+    """RLE of each mask PNG of one object, keyed by video frame index. A folder that cannot be listed is an error
+    (a glob would read it as an object without masks)."""
+    try:
+        entries, _ = visible_entries(folder)
+    except OSError as exc:
+        raise unlistable(folder, exc) from None
+    pngs = [Path(entry.path) for entry in entries if entry.name.endswith(".png")]
     return {frame_index(png): rle.encode(read_png(png)) for png in pngs}
 
 
