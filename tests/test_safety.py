@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from savkit.cli import main
+from savkit.demo import DemoSpec, make_demo_set
 from savkit.io.lock import LOCK_NAME, locked_folder
 from savkit.parallel import MARKER_DIR, is_complete, partial_folder
 from savkit.synthetic import sav_json
@@ -164,6 +165,32 @@ def test_a_run_killed_at_a_random_moment_then_rerun_gives_the_clean_output(
     assert wait_until(lambda: not alive(processes), 10), f"left running: {alive(processes)}"
     assert main([*argv, "-q", "--workers", "1"]) == 0
     assert full_tree(out) == clean_outputs[job]
+
+
+def test_eval_workers_end_with_a_killed_run(tmp_path):
+    """eval's worker processes do not outlive a run killed with SIGKILL (they would wait for work forever)."""
+    demo = make_demo_set(tmp_path / "demo", DemoSpec(videos=8, annotated_frames=40))
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "savkit",
+            "eval",
+            "--gt_root",
+            str(demo.gt_root),
+            "--pred_root",
+            str(demo.pred_root),
+        ]
+        + ["-n", "2", "-q", "--output-dir", str(tmp_path / "out")],
+        stdout=subprocess.DEVNULL,  # not pipes: workers left alive would hold them open
+        stderr=subprocess.DEVNULL,
+    )
+    assert wait_until(lambda: len(alive(descendants(run.pid))) >= 2 or run.poll() is not None, 60)
+    processes = alive(descendants(run.pid))
+    assert run.poll() is None and len(processes) >= 2, "the run ended before it could be killed"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert wait_until(lambda: not alive(processes), 10), f"left running: {alive(processes)}"
 
 
 @pytest.mark.parametrize("job", list(JOBS))

@@ -16,15 +16,11 @@ die with the main process, so a killed run leaves no process writing on.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import multiprocessing
 import multiprocessing.connection
 import os
 import re
-import signal
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Iterator
@@ -45,8 +41,8 @@ from savkit.io.atomic import (
     write_text_atomic,
 )
 from savkit.io.lock import locked_folder
-from savkit.io.memory import keep_freed_memory
 from savkit.io.names import video_id_problem
+from savkit.io.process import set_up_worker
 from savkit.progress import Progress, ProgressCallback
 
 MARKER_DIR = ".savkit-complete"
@@ -55,7 +51,6 @@ SETTINGS_FILE = (
 )
 WRITING, COMPLETE = "writing", "complete"  # the states a marker records
 _PARTIAL_NAME = re.compile(r"\.(.+)\.partial")
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 CRASH_REASON = "worker process died while running this item (native crash, out of memory or killed)"
 _MAX_REASON = 300
 
@@ -223,7 +218,7 @@ def _run_pool(func: Callable[[Any], Any], todo: deque, workers: int, record: Rec
     """Feed ``todo`` to a fresh pool (a bounded window in flight) until done or broken; return the broken items."""
     in_flight: dict[Future, tuple[int, Any]] = {}
     broken: list[tuple[int, Any]] = []
-    with ProcessPoolExecutor(workers, mp_context=_process_context(func), initializer=_set_up_worker) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_process_context(func), initializer=set_up_worker) as pool:
         while todo or in_flight:
             while todo and not broken and len(in_flight) < 2 * workers:
                 entry = todo.popleft()
@@ -257,33 +252,6 @@ def _process_context(func: Callable[[Any], Any]) -> multiprocessing.context.Base
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__", func.__module__])
     return context
-
-
-def _set_up_worker() -> None:
-    """Worker initializer: a worker is savkit's own process."""
-    _die_with_parent()
-    keep_freed_memory()
-
-
-def _die_with_parent() -> None:
-    """Worker initializer: end this worker as soon as the main process is gone (even killed with SIGKILL).
-
-    Otherwise a killed run's workers go on writing into the output for minutes, under the feet of the next run.
-    A thread waits on the sentinel pipe whose other end only the main process holds (end of file when it dies);
-    on Linux the kernel also kills the worker when its parent (the forkserver) dies. The forkserver itself exits
-    once its last worker is gone.
-    """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    parent = multiprocessing.parent_process()
-    if parent is not None and parent.sentinel is not None:
-        threading.Thread(target=_exit_when_closed, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_when_closed(sentinel: int) -> None:
-    multiprocessing.connection.wait([sentinel])
-    os._exit(1)
 
 
 def _run_on_dask(func: Callable[[Any], Any], items: list[Any], scheduler: Any, record: Record) -> None:

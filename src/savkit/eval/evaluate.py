@@ -16,8 +16,8 @@ from savkit.eval.options import EvalOptions
 from savkit.eval.protocols import get_protocol
 from savkit.eval.protocols.base import TaskScores
 from savkit.eval.report import EvalReport, build_report
-from savkit.io.memory import keep_freed_memory
 from savkit.io.png import PngSizeMismatch
+from savkit.io.process import set_up_worker
 
 
 def evaluate(
@@ -78,7 +78,7 @@ def _score_tasks(plan: EvalPlan, options: EvalOptions) -> Iterator[TaskScores]:
         return
     workers = min(options.num_processes, len(plan.tasks))
     chunksize = max(1, len(plan.tasks) // (workers * 8))
-    executor = ProcessPoolExecutor(max_workers=workers, initializer=keep_freed_memory)
+    executor = ProcessPoolExecutor(max_workers=workers, initializer=set_up_worker)
     try:
         yield from executor.map(work, plan.tasks, chunksize=chunksize)
     except BrokenProcessPool:
