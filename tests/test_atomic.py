@@ -6,6 +6,7 @@ import errno
 import os
 import pickle
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +73,29 @@ def test_directory_replaced_only_on_success(tmp_path):
         raise RuntimeError("boom")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["video"]
+
+
+def test_a_folder_that_cannot_be_renamed_into_place_leaves_the_old_one(tmp_path, monkeypatch):
+    """The old output is moved aside, not deleted, until the new one is in place: a failed rename puts it back."""
+    target = tmp_path / "video"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("old")
+    real_replace = os.replace
+
+    def failing_replace(source, destination):
+        if Path(destination) == target:
+            raise OSError(errno.EXDEV, "Invalid cross-device link", str(source))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(SavkitError, match=f"cannot write {target} "), atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("new")
+    assert (target / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video"]  # nothing aside or temporary is left
+    monkeypatch.setattr(os, "replace", real_replace)
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("new")
+    assert (target / "a.txt").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["video"]
 
 
 def test_directory_with_a_fixed_temporary_clears_a_killed_runs_leftover(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -143,7 +144,8 @@ def atomic_dir(
 ) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; it replaces ``path`` only if the block succeeds.
 
-    An existing ``path`` is removed just before the rename, so a failure leaves the old one untouched.
+    An existing ``path`` is moved aside just before the rename and deleted only once the new folder is in place, so
+    a failure leaves the old one untouched.
     ``temporary`` fixes the temporary folder's name (one left behind by a killed run is cleared first), so that
     resuming never has to search a large folder for leftovers; by default the name is fresh and random.
     ``root`` (default: the folder of ``path``) is the folder both must lie inside. An OSError naming the temporary
@@ -161,8 +163,7 @@ def atomic_dir(
     try:
         yield tmp_path
         os.chmod(tmp_path, _DIR_MODE)
-        remove_inside(target, root)
-        os.replace(tmp_path, target)
+        _put_in_place(tmp_path, target, root)
     except OSError as exc:
         if not _is_about(exc, tmp_path):
             raise
@@ -175,6 +176,23 @@ def atomic_dir(
         if tmp_path.exists():
             with contextlib.suppress(OSError):  # cleaning up must not hide the block's own error
                 remove_inside(tmp_path, root)
+
+
+def _put_in_place(new: Path, target: Path, root: str | os.PathLike) -> None:
+    """Rename the folder ``new`` to ``target``. What is at ``target`` is first renamed aside (a temporary name
+    beside it, which a later run's clean-up recognises) and deleted only once ``new`` is in place; if that rename
+    fails, it is renamed back: a failure never loses the old output."""
+    if not os.path.lexists(target):
+        os.replace(new, target)
+        return
+    aside = check_inside(target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp", root)
+    os.rename(target, aside)
+    try:
+        os.replace(new, target)
+    except OSError:
+        os.rename(aside, target)
+        raise
+    remove_inside(aside, root)
 
 
 def _new_temporary_dir(target: Path, temporary: str | os.PathLike | None, root: str | os.PathLike) -> Path:
