@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from annotation_samples import deny_listing
 from sample_data import sample_folder
 from savkit.annotations import read_sav_json
 from savkit.cli import main
@@ -217,6 +218,15 @@ def test_masks_of_another_size_than_the_video_fail(tmp_path: Path) -> None:
     write_index_video(src / "vid.mp4", 4)
     [(_, reason)] = import_masks(src, tmp_path / "out", workers=1).failures
     assert f"masks are {WIDTH + 2}x{HEIGHT} but" in reason and f"is {WIDTH}x{HEIGHT}" in reason
+
+
+def test_an_object_folder_that_cannot_be_listed_fails_its_video(tmp_path: Path, monkeypatch) -> None:
+    """Not an object without masks: the video fails, naming the folder, and no JSON is written for it."""
+    src = mask_tree(tmp_path / "masks")
+    deny_listing(monkeypatch, src / "vid" / "000")
+    [(video_id, reason)] = import_masks(src, tmp_path / "out", workers=1).failures
+    assert video_id == "vid" and "000: cannot list the folder (Permission denied)" in reason
+    assert not (tmp_path / "out" / "vid_manual.json").exists()
 
 
 def test_appledouble_pngs_are_ignored(tmp_path: Path) -> None:

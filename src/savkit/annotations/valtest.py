@@ -105,14 +105,18 @@ def read_valtest_video(
 
 
 def _read_object_masks(folder: Path) -> dict[int, dict]:
-    """RLE of each mask PNG of one object, keyed by video frame index. A folder that cannot be listed is an error
-    (a glob would read it as an object without masks)."""
+    """RLE of each mask PNG of one object, keyed by video frame index."""
+    return {frame_index(png): rle.encode(read_png(png)) for png in mask_pngs(folder)}
+
+
+def mask_pngs(folder: Path) -> list[Path]:
+    """The PNGs of a mask folder, by name, ignored entries left out. A folder that cannot be listed is a
+    SavkitError (a glob would read it as an object without masks)."""
     try:
         entries, _ = visible_entries(folder)
     except OSError as exc:
         raise unlistable(folder, exc) from None
-    pngs = [Path(entry.path) for entry in entries if entry.name.endswith(".png")]
-    return {frame_index(png): rle.encode(read_png(png)) for png in pngs}
+    return [Path(entry.path) for entry in entries if entry.name.endswith(".png")]
 
 
 def _video_size(

@@ -39,12 +39,18 @@ from savkit.annotations import (
 )
 from savkit.annotations.metadata import IMPORTED_STABILITY_SCORE
 from savkit.annotations.sav_json import parse_train_json_name
-from savkit.annotations.valtest import ANNOTATIONS_DIR, JPEG_DIR, frame_index, object_folders, subfolders
+from savkit.annotations.valtest import (
+    ANNOTATIONS_DIR,
+    JPEG_DIR,
+    frame_index,
+    mask_pngs,
+    object_folders,
+    subfolders,
+)
 from savkit.convert import video_metadata
 from savkit.convert.sources import find_files, run_video_tasks
 from savkit.convert.video_metadata import Guess, VideoMetadata
 from savkit.errors import SavkitError
-from savkit.io.names import is_ignored_name
 from savkit.io.png import read_png, write_png
 from savkit.parallel import RunReport, VideoStats, write_file_output, write_video_output
 from savkit.progress import ProgressCallback
@@ -400,14 +406,14 @@ class _MaskTree:
 
 def _read_mask_tree(video_dir: Path) -> _MaskTree:
     """Either layout: object folders of 0/255 PNGs (sav) or label PNGs (davis, object id = label - 1)."""
-    pngs, folders = _pngs(video_dir), object_folders(video_dir)
+    pngs, folders = mask_pngs(video_dir), object_folders(video_dir)
     if bool(pngs) == bool(folders):
         raise SavkitError(
             f"{video_dir}: expected either object folders of PNGs (sav layout) or label PNGs (davis layout)"
         )
     tree = _MaskTree()
     for folder in folders:
-        for png in _pngs(folder):
+        for png in mask_pngs(folder):
             frame, pixels = tree.add_png(png)
             tree.rles[int(folder.name)][frame] = rle.encode(pixels)
     for png in pngs:
@@ -415,11 +421,6 @@ def _read_mask_tree(video_dir: Path) -> _MaskTree:
         for label in np.unique(labels[labels > 0]):
             tree.rles[int(label) - 1][frame] = rle.encode(labels == label)
     return tree
-
-
-def _pngs(folder: Path) -> list[Path]:
-    """The mask PNGs of a folder, by name; AppleDouble ``._*.png`` and other ignored entries left out."""
-    return sorted(png for png in folder.glob("*.png") if not is_ignored_name(png.name))
 
 
 def _mask_size(task: ImportTask, tree: _MaskTree) -> tuple[int, int]:
