@@ -155,7 +155,7 @@ def test_count_matches_equals_opencv_dilation_by_the_off_centre_disk(radius, siz
         assert count_matches(points, targets, radius) == expected
 
 
-@pytest.mark.parametrize("shape", [(48, 64), (7, 5), (1, 12), (12, 1)])
+@pytest.mark.parametrize("shape", [(48, 64), (7, 5), (1, 12), (12, 1), (1, 1), (4, 1), (1, 4)])
 def test_scores_on_the_nonzero_crop_equal_the_full_frame_ones(shape):
     """The protocols score each id on nonzero_crop's views: same J, F, counts and boundaries as on whole frames,
     with ids at the frame edges, covering the frame, absent from one side, and both images empty."""
