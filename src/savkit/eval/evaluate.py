@@ -47,10 +47,8 @@ def score_task(task: EvalTask, options: EvalOptions | str) -> TaskScores:
         options = EvalOptions(protocol=options)
     protocol = get_protocol(options.protocol, options)
     read = read_binary_mask if task.layout == SAV_LAYOUT else read_label_mask
-    gt_dir, pred_dir = (
-        os.fspath(task.gt_dir),
-        os.fspath(task.pred_dir),
-    )  # joined per frame: strings are cheaper
+    # The frame paths are joined as strings: cheaper than pathlib's, once per frame.
+    gt_dir, pred_dir = os.fspath(task.gt_dir), os.fspath(task.pred_dir)
     first_gt = read(os.path.join(gt_dir, task.first_gt_frame)) if protocol.needs_first_gt(task) else None
     scorer = protocol.scorer(task, first_gt)
     for frame in task.frames:

@@ -143,9 +143,8 @@ def _zero_padded(array: np.ndarray, pad: tuple) -> np.ndarray:
 class _KernelGeometry:
     """What :func:`count_within_disk` needs of a dilation kernel anchored at its centre index."""
 
-    inner: (
-        np.ndarray | None
-    )  # the largest square around the anchor the kernel holds (None: it misses its anchor)
+    #: the largest square around the anchor the kernel holds (None: it misses its anchor)
+    inner: np.ndarray | None
     outer: np.ndarray  # the kernel's bounding box, same anchor
     ring_rows: np.ndarray  # the kernel's offsets outside ``inner``, as positions in the kernel
     ring_cols: np.ndarray

@@ -75,6 +75,15 @@ class VideoScorer(ABC):
         self.f[object_id].append(f)
         self.gt_area[object_id].append(parts.gt_area)
 
+    def note_prediction(self, pred: np.ndarray, largest_id: int) -> None:
+        """Record whether a frame's prediction holds anything, and its pixels of ids above ``largest_id`` (the
+        ids scored are 1..largest_id; the others are ignored, counted for a warning)."""
+        top = int(pred.max())
+        if top:
+            self.prediction_empty = False
+        if top > largest_id:
+            self.foreign_pixels += int(np.count_nonzero(pred > largest_id))
+
     def finish(self) -> TaskScores:
         objects = [self._object_frames(object_id) for object_id in self.conclude()]
         every_j = [j for values in self.j.values() for j in values]

@@ -21,11 +21,7 @@ class Davis2017Scorer(VideoScorer):
         self.object_ids = object_ids
 
     def feed(self, frame: str, gt: np.ndarray, pred: np.ndarray) -> None:
-        top = int(pred.max())
-        if top:
-            self.prediction_empty = False
-        if top > len(self.object_ids):  # the ids are 1..N
-            self.foreign_pixels += int(np.count_nonzero(pred > len(self.object_ids)))
+        self.note_prediction(pred, len(self.object_ids))  # the ids are 1..N
         for object_id in self.object_ids:
             self.score(object_id, frame, gt, pred)
 

@@ -39,11 +39,7 @@ class VostScorer(VideoScorer):
         # Void (255) is background: ``gt == id`` never selects it, so the GT needs no rewriting.
         crop = nonzero_crop(gt, pred)
         gt, pred = gt[crop], pred[crop]
-        top = int(pred.max())
-        if top:
-            self.prediction_empty = False
-        if top > len(self.object_ids):
-            self.foreign_pixels += int(np.count_nonzero(pred > len(self.object_ids)))
+        self.note_prediction(pred, len(self.object_ids))
         for object_id in self.object_ids:
             self.frames[object_id].append(frame)
             self.j[object_id].append(region_j(id_mask(pred, object_id), id_mask(gt, object_id)))
