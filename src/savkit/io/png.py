@@ -247,9 +247,7 @@ def _unfilter_in_place(inflated: np.ndarray) -> np.ndarray | None:
     if first == _SUB:
         inflated[0] = _running_sums(inflated[:1])[0]
     if inflated.shape[0] > 1:
-        below = _unfilter(filters[1:], inflated)
-        if not np.may_share_memory(below, inflated):  # all Sub rows below the first: sums in a new array
-            inflated[1:] = below
+        _unfilter(filters[1:], inflated)
     return inflated[:, 1:]
 
 
@@ -317,7 +315,7 @@ def _sample_table(bit_depth: int, scale_to_byte: bool) -> np.ndarray:
 
 def _unfilter(filters: np.ndarray, padded: np.ndarray) -> np.ndarray:
     """Undo PNG row filters for one byte per pixel, in place: ``padded`` holds the zeros above the image, then
-    the filtered rows. Returns the (H, row bytes) reconstructed bytes.
+    the filtered rows. Returns its (H, row bytes) reconstructed rows, ``padded[1:]``.
 
     None and Sub rows stand alone; an Up run is its base (the row above it) plus column sums, done once the Sub
     rows are. Rows that depend on an Average or Paeth row (in a small image, every Up row too) go to libspng
@@ -329,7 +327,8 @@ def _unfilter(filters: np.ndarray, padded: np.ndarray) -> np.ndarray:
         return padded[1:]
     sub = (filters == _SUB).nonzero()[0] + 1
     if sub.size == height:  # OpenCV's choice for every row
-        return _running_sums(padded[1:])
+        padded[1:] = _running_sums(padded[1:])
+        return padded[1:]
     if sub.size:
         padded[sub] = _running_sums(padded[sub])
     in_c = _rows_for_libspng(filters, padded.size) if top >= _AVERAGE else np.zeros(height, bool)
