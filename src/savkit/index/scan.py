@@ -71,9 +71,7 @@ def _walk(scan: Scan, root: Path) -> None:
         try:
             folders += _list_folder(scan, root, folder, seen)
         except OSError as exc:  # permission denied, a folder removed meanwhile
-            if folder == root:
-                raise unlistable(root, exc) from None
-            _add_failure(scan, root, folder, exc)
+            _add_unlistable(scan, root, folder, exc)
 
 
 def _list_folder(scan: Scan, root: Path, folder: Path, seen: set[tuple[int, int]]) -> list[Path]:
@@ -146,6 +144,13 @@ def _add(scan: Scan, root: Path, path: Path, kind: str, size: int, mtime_ns: int
     scan.sources[relative] = Source(relative, kind, size, mtime_ns)
 
 
+def _add_unlistable(scan: Scan, root: Path, folder: Path, exc: OSError) -> None:
+    """A folder of the walk that cannot be listed: a failure, unless it is the root itself (nothing to index)."""
+    if folder == root:
+        raise unlistable(root, exc) from None
+    _add_failure(scan, root, folder, exc)
+
+
 def _add_failure(scan: Scan, root: Path, path: Path, exc: OSError) -> None:
     """A source that cannot be stat'ed or a folder that cannot be listed, with the reason its reading would give
     (``savkit.io.files``)."""
@@ -159,16 +164,13 @@ def _add_valtest_videos(scan: Scan, root: Path, annotations_dir: Path) -> None:
     try:
         video_dirs = subfolders(annotations_dir)
     except OSError as exc:
-        if annotations_dir == root:
-            raise unlistable(root, exc) from None
-        _add_failure(scan, root, annotations_dir, exc)
+        _add_unlistable(scan, root, annotations_dir, exc)
         return
     for video_dir in video_dirs:
+        # A dangling or looping PNG symlink, a file it may not stat, a folder it may not list: a failure.
         try:
             size, mtime_ns = _folder_fingerprint(video_dir, jpeg_dir / video_dir.name)
-        except (
-            OSError
-        ) as exc:  # a dangling or looping PNG symlink, a file it may not stat, a folder it may not list
+        except OSError as exc:
             _add_failure(scan, root, video_dir, exc)
             continue
         _add(scan, root, video_dir, PNG_SOURCE, size, mtime_ns)
